@@ -1,0 +1,147 @@
+/**
+ * The Sentry emulator's public TypeScript contract. Other modules (the server's tests, the
+ * conformance harness, the sandbox) program against these types; the emulator may add to them but
+ * must not break them. The same operations are offered over HTTP under `/_emulator/`.
+ */
+import type { Clock } from '../../src/clock.ts';
+
+/** A registered Sentry App (a public integration), as the emulator holds it. */
+export interface EmulatorApp {
+  slug: string;
+  name: string;
+  uuid: string;
+  clientId: string;
+  clientSecret: string;
+  scopes: string[];
+  /** Resources subscribed to: 'issue', 'error', 'comment', … ('installation' is implicit). */
+  events: string[];
+  webhookUrl?: string;
+  redirectUrl?: string;
+  verifyInstall: boolean;
+  allowedOrigins: string[];
+  published: boolean;
+  /** Custom "Name: Value" headers merged (first) into every webhook. */
+  webhookHeaders: string[];
+  /** Feature flag `organizations:sentry-app-manual-token-refresh` (JWT-bearer grant); 403 when off. */
+  jwtRefreshEnabled: boolean;
+}
+
+export type InstallationStatus = 'pending' | 'installed';
+
+/** An installation of an app in an organization. */
+export interface EmulatorInstallation {
+  uuid: string;
+  appSlug: string;
+  org: { slug: string; id: number };
+  status: InstallationStatus;
+  /** Whether the installation was deleted (uninstalled). */
+  deleted: boolean;
+}
+
+/** What a `install()` call produced. */
+export interface InstallResult {
+  installation: EmulatorInstallation;
+  /** The single-use grant code (10-minute life), or undefined if the install reused an existing one. */
+  code?: string;
+  /** Where Sentry's UI sends the browser: redirect_url?installationId=&code=&orgSlug=[&state=]. */
+  redirectUrl?: string;
+  /** The installation.created delivery (all attempts settled), when the webhook was sent now. */
+  webhook?: Promise<DeliveryRecord>;
+}
+
+/** One attempt to deliver a webhook, and how it went. */
+export interface DeliveryAttempt {
+  requestId: string;
+  timestamp: string;
+  startedAt: number;
+  durationMs: number;
+  /** HTTP status, or 0 for a timeout / connection error (as Sentry records it). */
+  status: number;
+  error?: string;
+  responseBody?: string;
+}
+
+/** A webhook the emulator sent (or tried to), with every attempt. */
+export interface DeliveryRecord {
+  id: number;
+  url: string;
+  resource: string;
+  action: string;
+  installationId: string;
+  /** The exact bytes sent (compact, \uXXXX-escaped JSON). */
+  body: string;
+  signature: string;
+  headers: Record<string, string>;
+  attempts: DeliveryAttempt[];
+  /** True when some attempt got a 2xx (or a 3xx, which Sentry treats as delivered). */
+  delivered: boolean;
+}
+
+/** A request the emulator received, as recorded for assertions. */
+export interface RecordedRequest {
+  id: number;
+  at: number;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  status: number;
+  responseBody: string;
+  /** A name for the endpoint that served it ('token.exchange', 'token.refresh', 'token.jwt', 'verify', 'issue', 'organization', …) or 'unknown'. */
+  endpoint: string;
+}
+
+/**
+ * A fault to inject, scoped to one endpoint (same names as `RecordedRequest.endpoint`, or a
+ * webhook target 'webhook') and a count of requests it applies to.
+ */
+export type Fault =
+  | { endpoint: string; kind: 'latency'; ms: number; count?: number }
+  | { endpoint: string; kind: 'status'; status: number; body?: string; count?: number }
+  | { endpoint: string; kind: 'drop'; count?: number }
+  /** Commit the operation (e.g. rotate the refresh token), then drop the connection without answering. */
+  | { endpoint: string; kind: 'commit-then-drop'; count?: number };
+
+/** Options for a payload-emitting call such as `emitIssue`. */
+export interface EmitIssueOptions {
+  installationId: string;
+  action?: 'created' | 'resolved' | 'assigned' | 'ignored' | 'archived' | 'unresolved';
+  title?: string;
+  level?: 'fatal' | 'error' | 'warning' | 'info' | 'debug';
+  culprit?: string;
+  projectSlug?: string;
+  /** Reuse an existing issue id (e.g. to send the same issue again). */
+  issueId?: string;
+}
+
+/** The emulator as a running server. */
+export interface SentryEmulator {
+  /** Base URL, e.g. http://127.0.0.1:41234 (what an integration uses as SENTRY_URL). */
+  readonly url: string;
+  readonly clock: Clock & { advance(ms: number): void };
+  /** The first registered app (most tests need only one). */
+  readonly app: EmulatorApp;
+  apps(): EmulatorApp[];
+  /** Registers another app; returns it. */
+  registerApp(options?: Partial<EmulatorApp>): EmulatorApp;
+  /** Changes an app's settings (webhook URL, verifyInstall, jwtRefreshEnabled, …). */
+  updateApp(slug: string, changes: Partial<EmulatorApp>): EmulatorApp;
+  install(options?: { app?: string; org?: string; state?: string; sendWebhook?: boolean }): Promise<InstallResult>;
+  /** Sends (again) installation.created for an installation, e.g. after a manual install. */
+  sendInstallationCreated(installationId: string, options?: { includeCode?: boolean }): Promise<DeliveryRecord>;
+  /** Uninstalls: installation.deleted sent once (never retried), then the token loses access. */
+  uninstall(installationId: string): Promise<DeliveryRecord | undefined>;
+  installation(installationId: string): EmulatorInstallation | undefined;
+  /** Creates an issue in the installation's org and sends the issue webhook (only to installed installations subscribed to 'issue'). */
+  emitIssue(options: EmitIssueOptions): Promise<{ issueId: string; delivery?: DeliveryRecord }>;
+  /** Sends any resource/action with a given data object through the real webhook path. */
+  emitWebhook(options: { installationId: string; resource: string; action: string; data: unknown; actor?: unknown }): Promise<DeliveryRecord>;
+  advanceClock(ms: number): void;
+  inject(fault: Fault): void;
+  clearFaults(): void;
+  requests(filter?: { endpoint?: string }): RecordedRequest[];
+  deliveries(filter?: { resource?: string; action?: string; installationId?: string }): DeliveryRecord[];
+  /** Listens for every recorded event (requests and deliveries), e.g. for a live timeline. */
+  onEvent(listener: (event: { type: 'request'; request: RecordedRequest } | { type: 'delivery'; delivery: DeliveryRecord }) => void): () => void;
+  close(): Promise<void>;
+}
