@@ -1,0 +1,258 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { systemClock, type Clock } from '../clock.ts';
+import { decodeRecordFile, encodeRecordFile } from './codec.ts';
+import { StoreClosedError, StoreCorruptError, StoreDirError, StoreFileError, StoreListError } from './errors.ts';
+import { canonicalInstallationId, isInstallationId } from './ids.ts';
+import { acquireFileLock, pidAlive } from './lock.ts';
+import { KeyedMutex } from './mutex.ts';
+import type { InstallationRecord, InstallationStore } from './types.ts';
+
+/** Options for `openFileStore`. */
+export interface FileStoreOptions {
+  /** The directory (`DATA_DIR`). Created 0700 if missing. */
+  dir: string;
+  /** 32-byte AES-256-GCM key (see `parseStoreKey`); when set, every record is encrypted on disk. */
+  key?: Uint8Array;
+  /** Time for lock and temp-file ages. */
+  clock?: Clock;
+  /**
+   * A lock older than this is taken over even if its holder still runs (default 60 s). Locks of dead
+   * processes on this host are taken over at once. `withLock` bodies must finish well within it.
+   */
+  lockStaleMs?: number;
+  /**
+   * With a key: re-encrypt records found in clear at open (default true). Without it, clear
+   * records stay readable until their next `put`.
+   */
+  encryptExisting?: boolean;
+  /** Non-fatal findings (loosened directory mode fixed, foreign files, migrations). Default `console.warn`. */
+  onWarning?: (message: string) => void;
+}
+
+/** The file store plus what tests and operators need to see where things are. */
+export interface FileStore extends InstallationStore {
+  readonly dir: string;
+  /** The file a record lives in (the id is validated first). */
+  pathOf(installationId: string): string;
+}
+
+const RECORD = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json$/;
+const TEMP = /^\.([0-9a-f-]{36})\.(\d+)\.[0-9a-f]+\.tmp$/;
+const LOCK = /^[0-9a-f-]{36}\.lock(\.break)?$/;
+
+/**
+ * Opens (creating if needed) a directory of one file per installation: `<uuid>.json`, mode 0600, in
+ * a 0700 directory. Writes are atomic (temp file in the same directory, fsync, rename, fsync the
+ * directory), so a crash leaves the old or the new record, never a mix. Leftover temp files of dead
+ * processes are removed here. A group/world-writable or foreign-owned directory is refused
+ * (`StoreDirError`); a merely readable one is tightened to 0700 with a warning.
+ *
+ * @example
+ * const store = await openFileStore({ dir: config.dataDir, key: config.tokenStoreKey });
+ * await store.withLock(id, async () => { const r = await store.get(id); ... await store.put(next); });
+ */
+export async function openFileStore(options: FileStoreOptions): Promise<FileStore> {
+  const dir = resolve(options.dir);
+  const clock = options.clock ?? systemClock;
+  const staleMs = options.lockStaleMs ?? 60_000;
+  const warn = options.onWarning ?? ((message: string) => console.warn(`[store] ${message}`));
+  const key = options.key;
+  if (key && key.length !== 32) throw new TypeError('store key must be 32 bytes');
+  await prepareDir(dir, warn);
+
+  const writes = new KeyedMutex();
+  const locks = new KeyedMutex();
+  let closed = false;
+  const pathOf = (id: string) => join(dir, `${canonicalInstallationId(id)}.json`);
+  const live = () => { if (closed) throw new StoreClosedError(); };
+
+  async function read(id: string): Promise<{ record: InstallationRecord; encrypted: boolean } | undefined> {
+    const path = join(dir, `${id}.json`);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      if (code === 'EISDIR') throw new StoreCorruptError(path, 'is a directory, not a record file');
+      throw error;
+    }
+    return decodeRecordFile(bytes, path, id, key);
+  }
+
+  async function writeAtomic(id: string, bytes: Uint8Array): Promise<void> {
+    const target = join(dir, `${id}.json`);
+    const temp = join(dir, `.${id}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const handle = await open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } catch (error) {
+      await handle.close();
+      await unlink(temp).catch(() => {});
+      throw error;
+    }
+    await handle.close();
+    try {
+      await rename(temp, target);
+    } catch (error) {
+      await unlink(temp).catch(() => {});
+      throw error;
+    }
+    await syncDir(dir);
+  }
+
+  const store: FileStore = {
+    dir,
+    pathOf,
+    async get(installationId) {
+      live();
+      return (await read(canonicalInstallationId(installationId)))?.record;
+    },
+    put(record) {
+      try {
+        live();
+        const id = canonicalInstallationId(record?.installationId);
+        // Encoded now: later changes by the caller to `record` cannot leak into the write.
+        const bytes = encodeRecordFile(record, key);
+        return writes.run(id, async () => {
+          // Refuses to replace a file it cannot read (corrupt, foreign, other key): that file may be
+          // the only copy of a valid refresh token. Operators remove it deliberately (or `delete`).
+          await read(id);
+          await writeAtomic(id, bytes);
+        });
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+    async delete(installationId) {
+      live();
+      const id = canonicalInstallationId(installationId);
+      return writes.run(id, async () => {
+        try {
+          await unlink(join(dir, `${id}.json`));
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+          throw error;
+        }
+        await syncDir(dir);
+        return true;
+      });
+    },
+    async list() {
+      live();
+      const records: InstallationRecord[] = [];
+      const errors: StoreFileError[] = [];
+      for (const name of await readdir(dir)) {
+        const match = RECORD.exec(name);
+        if (!match?.[1]) continue;
+        try {
+          const found = await read(match[1]);
+          if (found) records.push(found.record);
+        } catch (error) {
+          if (error instanceof StoreFileError) errors.push(error);
+          else throw error;
+        }
+      }
+      if (errors.length === 1 && errors[0]) throw errors[0];
+      if (errors.length > 1) throw new StoreListError(errors);
+      return records;
+    },
+    async withLock(installationId, fn) {
+      live();
+      const id = canonicalInstallationId(installationId);
+      // In-process queue first (cheap hand-off), then the lock file for other processes.
+      return locks.run(id, async () => {
+        const release = await acquireFileLock(join(dir, `${id}.lock`), { clock, staleMs });
+        try {
+          return await fn();
+        } finally {
+          await release();
+        }
+      });
+    },
+    async close() {
+      closed = true;
+      await writes.idle();
+      await locks.idle();
+    },
+  };
+
+  await cleanLeftovers(dir, clock, staleMs, warn);
+  if (key && options.encryptExisting !== false) await encryptClearRecords(dir, read, (r) => store.put(r), warn);
+  return store;
+}
+
+async function prepareDir(dir: string, warn: (m: string) => void): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const info = await stat(dir);
+  if (!info.isDirectory()) throw new StoreDirError(dir, 'is not a directory');
+  const uid = process.getuid?.();
+  if (uid !== undefined && info.uid !== uid) {
+    throw new StoreDirError(dir, `is owned by uid ${info.uid}, not by this process (uid ${uid})`);
+  }
+  const mode = info.mode & 0o777;
+  if (mode & 0o022) {
+    // Others could already have planted or swapped record files: refuse rather than trust them.
+    throw new StoreDirError(dir, `is writable by group or others (mode ${mode.toString(8)}); chmod 700 it after checking its contents`);
+  }
+  if (mode !== 0o700) {
+    await chmod(dir, 0o700);
+    warn(`${dir} had mode ${mode.toString(8)}; tightened to 700`);
+  }
+}
+
+async function cleanLeftovers(dir: string, clock: Clock, staleMs: number, warn: (m: string) => void): Promise<void> {
+  let foreign = 0;
+  for (const name of await readdir(dir)) {
+    const temp = TEMP.exec(name);
+    if (temp) {
+      const pid = Number(temp[2]);
+      const path = join(dir, name);
+      // A live process (maybe us, maybe a sibling on the same DATA_DIR) may be mid-write.
+      const old = await stat(path).then((s) => clock.now() - s.mtimeMs > staleMs, () => false);
+      if (!pidAlive(pid) || old) await unlink(path).catch(() => {});
+      continue;
+    }
+    if (!RECORD.test(name) && !LOCK.test(name)) foreign++;
+  }
+  if (foreign > 0) warn(`${dir} holds ${foreign} file(s) that are not store files; they are ignored`);
+}
+
+async function encryptClearRecords(
+  dir: string,
+  read: (id: string) => Promise<{ record: InstallationRecord; encrypted: boolean } | undefined>,
+  rewrite: (record: InstallationRecord) => Promise<void>,
+  warn: (m: string) => void,
+): Promise<void> {
+  let migrated = 0;
+  for (const name of await readdir(dir)) {
+    const id = RECORD.exec(name)?.[1];
+    if (!id || !isInstallationId(id)) continue;
+    let found;
+    try {
+      found = await read(id);
+    } catch (error) {
+      // Reported, left in place: open must not fail (or overwrite) because of one bad file.
+      if (error instanceof StoreFileError) { warn(error.message); continue; }
+      throw error;
+    }
+    if (found && !found.encrypted) {
+      await rewrite(found.record);
+      migrated++;
+    }
+  }
+  if (migrated > 0) warn(`encrypted ${migrated} record(s) that were stored in clear`);
+}
+
+/** Makes a rename or unlink in `dir` durable: without it a power cut can undo the directory entry. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
