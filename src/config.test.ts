@@ -1,0 +1,88 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError, describeConfig, loadConfig, parseDotEnv } from './config.ts';
+import { tempDir } from './testing/runtime.ts';
+
+const SECRET = 'c'.repeat(64);
+const base = { SENTRY_CLIENT_ID: 'client-1', SENTRY_CLIENT_SECRET: SECRET };
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig({ env });
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig({ env: base });
+    assert.equal(c.mode, 'production');
+    assert.equal(c.port, 3000);
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.sentryUrl, 'https://sentry.io');
+    assert.equal(c.verifyInstall, true);
+    assert.equal(c.dataDir, './data');
+    assert.equal(c.setupPath, '/setup');
+    assert.equal(c.webhookPath, '/webhook');
+    assert.equal(c.jwtRefresh, true);
+    assert.equal(c.tokenRefreshSkewMs, 300_000);
+    assert.equal(c.pushover.retryMinMs, 5000);
+    assert.equal(c.setupRedirectUrl, undefined);
+  });
+
+  it('is sandbox without credentials', () => {
+    assert.equal(loadConfig({ env: {} }).mode, 'sandbox');
+  });
+
+  it('names every malformed variable and never prints secret values', () => {
+    const found = problems({
+      SENTRY_CLIENT_SECRET: SECRET, PORT: 'eighty', VERIFY_INSTALL: 'maybe', SENTRY_URL: 'ftp://x',
+      TOKEN_STORE_KEY: 'short-secret-value', WEBHOOK_PATH: 'hook', TOKEN_REFRESH_SKEW_MS: '-1',
+      PUSHOVER_TOKEN: 'not-a-token-secret',
+    });
+    const text = found.join('\n');
+    for (const name of ['SENTRY_CLIENT_ID', 'PORT', 'VERIFY_INSTALL', 'SENTRY_URL', 'TOKEN_STORE_KEY', 'WEBHOOK_PATH', 'TOKEN_REFRESH_SKEW_MS', 'PUSHOVER_TOKEN']) {
+      assert.match(text, new RegExp(name), name);
+    }
+    assert.doesNotMatch(text, /short-secret-value|not-a-token-secret|cccccccc/);
+  });
+
+  it('requires the secret when the client id is set', () => {
+    assert.match(problems({ SENTRY_CLIENT_ID: 'x' }).join(), /SENTRY_CLIENT_SECRET/);
+  });
+
+  it('reads a .env file; the environment wins', { timeout: 10_000 }, async () => {
+    const dir = await tempDir();
+    try {
+      const file = join(dir.path, '.env');
+      await writeFile(file, `# comment\nexport SENTRY_CLIENT_ID=from-file\nSENTRY_CLIENT_SECRET="${SECRET}"\nPORT=4000 # inline\nHOST='0.0.0.0'\n`);
+      const c = loadConfig({ env: { PORT: '5000' }, envFile: file });
+      assert.equal(c.clientId, 'from-file');
+      assert.equal(c.clientSecret, SECRET);
+      assert.equal(c.port, 5000);
+      assert.equal(c.host, '0.0.0.0');
+      assert.equal(loadConfig({ env: {}, envFile: join(dir.path, 'missing') }).mode, 'sandbox');
+      assert.throws(() => loadConfig({ env: {}, envFile: join(dir.path, 'missing'), envFileRequired: true }), ConfigError);
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('parses .env quoting and reports bad lines by number only', () => {
+    assert.deepEqual(parseDotEnv('A="x\\ny" # c\nB=\'lit\\n\'\nC = spaced value\n'), { A: 'x\ny', B: 'lit\\n', C: 'spaced value' });
+    assert.throws(() => parseDotEnv('OK=1\nsecret-line-without-equals\n'), (e: unknown) =>
+      e instanceof ConfigError && /line 2/.test(e.message) && !e.message.includes('secret-line'));
+    assert.throws(() => parseDotEnv('A="unterminated\n'), /unterminated/);
+  });
+
+  it('describes itself without secrets', () => {
+    const text = JSON.stringify(describeConfig(loadConfig({ env: { ...base, TOKEN_STORE_KEY: 'ab'.repeat(32) } })));
+    assert.doesNotMatch(text, /cccc|abab/);
+    assert.match(text, /"clientSecret":"set"/);
+  });
+});

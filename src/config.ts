@@ -1,0 +1,289 @@
+/**
+ * Configuration: the environment (optionally completed by a `.env` file) turned into a typed,
+ * validated {@link Config}. Every problem is collected and reported at once, each naming its
+ * variable; values of secret variables never appear in messages.
+ *
+ * @example
+ * const config = loadConfig({ env: process.env, envFile: '.env' });
+ * console.log(config.mode); // 'production' when SENTRY_CLIENT_SECRET is set, else 'sandbox'
+ */
+import { readFileSync } from 'node:fs';
+
+/** The validated configuration of the integration server. */
+export interface Config {
+  /** `production` when Sentry credentials are configured; `sandbox` otherwise (served by a later issue). */
+  mode: 'sandbox' | 'production';
+  port: number;
+  host: string;
+  /** Sentry base URL without a trailing slash (the emulator's URL in tests). */
+  sentryUrl: string;
+  clientId?: string;
+  clientSecret?: string;
+  /** The previous client secret during a rotation: webhooks signed with it are still accepted. */
+  clientSecretPrevious?: string;
+  /** The app's slug: used for the default redirect target and the external-install link. */
+  appSlug?: string;
+  /** PUT {"status":"installed"} after the exchange. Default true (harmless when the app does not require it). */
+  verifyInstall: boolean;
+  dataDir: string;
+  /** Enables encryption of the token store at rest. */
+  tokenStoreKey?: string;
+  setupPath: string;
+  webhookPath: string;
+  /** Where /setup sends the browser; default `${sentryUrl}/settings/${orgSlug}/sentry-apps/${appSlug}/`. */
+  setupRedirectUrl?: string;
+  /** Use the JWT-bearer grant to recover from a lost refresh response. Default true. */
+  jwtRefresh: boolean;
+  /** Refresh this long before `expiresAt` (default 5 minutes). */
+  tokenRefreshSkewMs: number;
+  pushover: {
+    url: string;
+    token?: string;
+    user?: string;
+    /** Minimum delay before retrying after a 5xx or no reply (Pushover asks for ≥ 5 s). */
+    retryMinMs: number;
+  };
+}
+
+/** Every configuration problem found, each naming its variable. The serve command exits 2 on it. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Variables whose values are secrets: never echoed in messages or summaries. */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'SENTRY_CLIENT_SECRET', 'SENTRY_CLIENT_SECRET_PREVIOUS', 'TOKEN_STORE_KEY', 'PUSHOVER_TOKEN', 'PUSHOVER_USER',
+]);
+
+/**
+ * Parses `.env` text: `KEY=value`, optional `export `, `#` comments, single quotes (literal) and
+ * double quotes (`\n`, `\t`, `\"`, `\\` escapes). Malformed lines are reported by line number only
+ * (the line may hold a secret).
+ *
+ * @example
+ * parseDotEnv('PORT=8080\nexport HOST="0.0.0.0" # all interfaces'); // { PORT: '8080', HOST: '0.0.0.0' }
+ */
+export function parseDotEnv(text: string, source = '.env'): Record<string, string> {
+  const out: Record<string, string> = {};
+  const problems: string[] = [];
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  lines.forEach((line, index) => {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(trimmed);
+    if (!match) {
+      problems.push(`${source} line ${index + 1}: expected KEY=value`);
+      return;
+    }
+    const key = match[1]!;
+    const rest = match[2]!;
+    const value = parseDotEnvValue(rest);
+    if (value === undefined) {
+      problems.push(`${source} line ${index + 1} (${key}): unterminated quote`);
+      return;
+    }
+    out[key] = value;
+  });
+  if (problems.length) throw new ConfigError(problems);
+  return out;
+}
+
+function parseDotEnvValue(rest: string): string | undefined {
+  const quote = rest[0];
+  if (quote === "'" || quote === '"') {
+    const end = rest.indexOf(quote, 1);
+    let close = end;
+    if (quote === '"') {
+      // Find the first unescaped closing quote.
+      close = -1;
+      for (let i = 1; i < rest.length; i++) {
+        if (rest[i] === '\\') { i++; continue; }
+        if (rest[i] === '"') { close = i; break; }
+      }
+    }
+    if (close < 0) return undefined;
+    const after = rest.slice(close + 1).trim();
+    if (after !== '' && !after.startsWith('#')) return undefined;
+    const inner = rest.slice(1, close);
+    if (quote === "'") return inner;
+    return inner.replace(/\\([nrt"\\])/g, (_m, c: string) => ({ n: '\n', r: '\r', t: '\t', '"': '"', '\\': '\\' })[c]!);
+  }
+  // Unquoted: an inline comment starts at " #".
+  const hash = rest.search(/\s#/);
+  return (hash >= 0 ? rest.slice(0, hash) : rest).trim();
+}
+
+/** Options for {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** The environment; default `process.env`. Its values win over the `.env` file. */
+  env?: Record<string, string | undefined>;
+  /** A `.env` file to read; a missing file is fine unless `envFileRequired`. */
+  envFile?: string;
+  envFileRequired?: boolean;
+}
+
+const BOOL_TRUE = new Set(['1', 'true', 'yes', 'on']);
+const BOOL_FALSE = new Set(['0', 'false', 'no', 'off']);
+const PATH_RE = /^\/[A-Za-z0-9._~\-/]*$/;
+
+/**
+ * Reads and validates the configuration. Throws {@link ConfigError} listing every problem.
+ *
+ * @example
+ * const config = loadConfig({ env: { SENTRY_CLIENT_ID: 'id', SENTRY_CLIENT_SECRET: 's' } });
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const processEnv = options.env ?? process.env;
+  let fileEnv: Record<string, string> = {};
+  if (options.envFile) {
+    let text: string | undefined;
+    try {
+      text = readFileSync(options.envFile, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' || options.envFileRequired) {
+        throw new ConfigError([`cannot read env file ${options.envFile}: ${code ?? 'error'}`]);
+      }
+    }
+    if (text !== undefined) fileEnv = parseDotEnv(text, options.envFile);
+  }
+  const raw = (name: string): string | undefined => {
+    const value = processEnv[name] ?? fileEnv[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  const problems: string[] = [];
+
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const value = raw(name);
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+      return fallback;
+    }
+    return Number(value);
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const value = raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (BOOL_TRUE.has(value)) return true;
+    if (BOOL_FALSE.has(value)) return false;
+    problems.push(`${name} must be true or false, got ${JSON.stringify(value)}`);
+    return fallback;
+  };
+  const url = (name: string, fallback?: string): string | undefined => {
+    const value = raw(name) ?? fallback;
+    if (value === undefined) return undefined;
+    try {
+      const parsed = new URL(value);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('scheme');
+      if (parsed.username || parsed.password) throw new Error('credentials');
+      return value.replace(/\/+$/, '');
+    } catch {
+      problems.push(`${name} must be an http(s) URL without credentials`);
+      return fallback;
+    }
+  };
+  const path = (name: string, fallback: string): string => {
+    const value = raw(name) ?? fallback;
+    if (!PATH_RE.test(value) || value.includes('//') || value.includes('/../') || value.endsWith('/..')) {
+      problems.push(`${name} must be a path starting with "/", got ${JSON.stringify(value)}`);
+      return fallback;
+    }
+    return value.length > 1 ? value.replace(/\/+$/, '') : value;
+  };
+  const secret = (name: string, pattern?: RegExp, what?: string): string | undefined => {
+    const value = raw(name);
+    if (value !== undefined && pattern && !pattern.test(value)) {
+      problems.push(`${name} is malformed (expected ${what}; value not shown)`);
+      return undefined;
+    }
+    return value;
+  };
+
+  const port = int('PORT', 3000, 0, 65535);
+  const host = raw('HOST') ?? '127.0.0.1';
+  if (!/^[A-Za-z0-9.:\-[\]]+$/.test(host)) problems.push(`HOST must be a host name or IP address, got ${JSON.stringify(host)}`);
+  const sentryUrl = url('SENTRY_URL', 'https://sentry.io')!;
+  const clientId = raw('SENTRY_CLIENT_ID');
+  const clientSecret = secret('SENTRY_CLIENT_SECRET');
+  const clientSecretPrevious = secret('SENTRY_CLIENT_SECRET_PREVIOUS');
+  const mode: Config['mode'] = clientSecret ? 'production' : 'sandbox';
+  if (clientSecret && !clientId) problems.push('SENTRY_CLIENT_ID is required when SENTRY_CLIENT_SECRET is set');
+  if (clientId && !clientSecret) problems.push('SENTRY_CLIENT_SECRET is required when SENTRY_CLIENT_ID is set');
+  if (clientSecretPrevious && !clientSecret) problems.push('SENTRY_CLIENT_SECRET_PREVIOUS needs SENTRY_CLIENT_SECRET');
+  const appSlug = raw('SENTRY_APP_SLUG');
+  if (appSlug !== undefined && !/^[a-z0-9][a-z0-9_-]{0,99}$/.test(appSlug)) {
+    problems.push(`SENTRY_APP_SLUG must be a lowercase slug, got ${JSON.stringify(appSlug)}`);
+  }
+  const tokenStoreKey = secret('TOKEN_STORE_KEY', /^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)$/, '32 bytes as 64 hex digits or base64');
+  const setupPath = path('SETUP_PATH', '/setup');
+  const webhookPath = path('WEBHOOK_PATH', '/webhook');
+  if (setupPath === webhookPath) problems.push('SETUP_PATH and WEBHOOK_PATH must differ');
+  if (setupPath === '/healthz' || webhookPath === '/healthz') problems.push('SETUP_PATH and WEBHOOK_PATH must not be /healthz');
+
+  const config: Config = {
+    mode,
+    port,
+    host,
+    sentryUrl,
+    verifyInstall: bool('VERIFY_INSTALL', true),
+    dataDir: raw('DATA_DIR') ?? './data',
+    setupPath,
+    webhookPath,
+    jwtRefresh: bool('JWT_REFRESH', true),
+    tokenRefreshSkewMs: int('TOKEN_REFRESH_SKEW_MS', 5 * 60_000, 0, 4 * 3600_000),
+    pushover: {
+      url: url('PUSHOVER_URL', 'https://api.pushover.net')!,
+      retryMinMs: int('PUSHOVER_RETRY_MIN_MS', 5000, 0, 3600_000),
+    },
+  };
+  const optional: Array<[keyof Config, string | undefined]> = [
+    ['clientId', clientId], ['clientSecret', clientSecret], ['clientSecretPrevious', clientSecretPrevious],
+    ['appSlug', appSlug], ['tokenStoreKey', tokenStoreKey], ['setupRedirectUrl', url('SETUP_REDIRECT_URL')],
+  ];
+  for (const [key, value] of optional) if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;
+  const pushoverToken = secret('PUSHOVER_TOKEN', /^[A-Za-z0-9]{30}$/, '30 letters and digits');
+  const pushoverUser = secret('PUSHOVER_USER', /^[A-Za-z0-9]{30}$/, '30 letters and digits');
+  if (pushoverToken) config.pushover.token = pushoverToken;
+  if (pushoverUser) config.pushover.user = pushoverUser;
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * A printable summary of a configuration: secrets are replaced by whether they are set.
+ *
+ * @example
+ * console.log(JSON.stringify(describeConfig(config))); // {"clientSecret":"set",…}
+ */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    mode: config.mode,
+    port: config.port,
+    host: config.host,
+    sentryUrl: config.sentryUrl,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret ? 'set' : 'unset',
+    clientSecretPrevious: config.clientSecretPrevious ? 'set' : 'unset',
+    appSlug: config.appSlug,
+    verifyInstall: config.verifyInstall,
+    dataDir: config.dataDir,
+    tokenStoreKey: config.tokenStoreKey ? 'set' : 'unset',
+    setupPath: config.setupPath,
+    webhookPath: config.webhookPath,
+    setupRedirectUrl: config.setupRedirectUrl,
+    jwtRefresh: config.jwtRefresh,
+    tokenRefreshSkewMs: config.tokenRefreshSkewMs,
+    pushover: {
+      url: config.pushover.url,
+      token: config.pushover.token ? 'set' : 'unset',
+      user: config.pushover.user ? 'set' : 'unset',
+      retryMinMs: config.pushover.retryMinMs,
+    },
+  };
+}

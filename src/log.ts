@@ -1,0 +1,149 @@
+/**
+ * Structured logs: one JSON object per line (`time`, `level`, `msg`, then context such as
+ * `installation` and `requestId`). Every record passes through {@link redact} first, so a token,
+ * refresh token, grant code, secret or signature never reaches the output even when a caller
+ * passes one by mistake.
+ *
+ * @example
+ * const log = createLogger();
+ * log.child({ requestId: 'r1' }).info('installed', { installation: id, token: t }); // token → "[redacted]"
+ */
+import type { Clock } from './clock.ts';
+import { systemClock } from './clock.ts';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Extra fields on a log line. */
+export type LogFields = Record<string, unknown>;
+
+/** A structured logger. */
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  /** A logger that adds `fields` to every line. */
+  child(fields: LogFields): Logger;
+}
+
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** Field names whose values are always secrets (compared case-insensitively, ignoring `_` and `-`). */
+const SECRET_KEY = /^(?:.*(?:token|secret|signature|password|authorization|apikey|cookie|privatekey|jwt)|code|grantcode|key|tokenstorekey|user|pushoveruser|state)$/;
+
+/** 64 hex digits: the shape of Sentry tokens, refresh tokens and signatures. */
+const HEX64 = /\b[0-9a-fA-F]{64}\b/g;
+/** Bearer credentials inside free text (e.g. an echoed header). */
+const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
+/** `code=…`, `client_secret=…`, `refresh_token=…` inside URLs or text. */
+const QUERY_SECRET = /\b(code|state|client_secret|refresh_token|token|access_token)=[^&\s"']+/gi;
+
+export const REDACTED = '[redacted]';
+
+function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key.toLowerCase().replace(/[_-]/g, ''));
+}
+
+/** Redacts secret-looking substrings of a string. */
+export function redactString(text: string): string {
+  return text.replace(HEX64, REDACTED).replace(BEARER, `$1 ${REDACTED}`).replace(QUERY_SECRET, `$1=${REDACTED}`);
+}
+
+/**
+ * A deep copy of `value` with secrets removed: values under secret-named keys become
+ * `"[redacted]"`, and 64-hex strings, bearer credentials and `code=`/`token=` query values inside
+ * any string are masked. Errors become `{ name, message }` (messages redacted too).
+ *
+ * @example
+ * redact({ refreshToken: 'abc', note: 'token ' + 'a'.repeat(64) }); // { refreshToken: '[redacted]', note: 'token [redacted]' }
+ */
+export function redact(value: unknown, depth = 0): unknown {
+  if (depth > 8) return '[deep]';
+  if (typeof value === 'string') return redactString(value);
+  if (value === null || typeof value !== 'object') {
+    return typeof value === 'bigint' ? value.toString() : value;
+  }
+  if (value instanceof Error) {
+    const out: Record<string, unknown> = { name: value.name, message: redactString(value.message) };
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'stack') continue;
+      out[k] = isSecretKey(k) ? REDACTED : redact(v, depth + 1);
+    }
+    return out;
+  }
+  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
+  if (value instanceof Uint8Array) return `[${value.length} bytes]`;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    out[k] = isSecretKey(k) && v !== undefined && v !== null && typeof v !== 'boolean' ? REDACTED : redact(v, depth + 1);
+  }
+  return out;
+}
+
+/** Options for {@link createLogger}. */
+export interface LoggerOptions {
+  /** Receives each finished line (without newline); default writes to stdout. */
+  write?: (line: string) => void;
+  /** Lowest level written; default `info` (`LOG_LEVEL` is read by the serve command). */
+  level?: LogLevel;
+  clock?: Clock;
+  /** Fields added to every line. */
+  fields?: LogFields;
+}
+
+/**
+ * Creates a JSON-lines logger.
+ *
+ * @example
+ * const lines: string[] = [];
+ * const log = createLogger({ write: (l) => lines.push(l), level: 'debug' });
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const write = options.write ?? ((line: string) => { process.stdout.write(line + '\n'); });
+  const min = LEVELS[options.level ?? 'info'];
+  const clock = options.clock ?? systemClock;
+  const make = (base: LogFields): Logger => {
+    const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
+      if (LEVELS[level] < min) return;
+      const record = redact({ ...base, ...fields }) as LogFields;
+      const line: LogFields = { time: new Date(clock.now()).toISOString(), level, msg: redactString(msg), ...record };
+      let text: string;
+      try {
+        text = JSON.stringify(line);
+      } catch {
+        text = JSON.stringify({ time: line.time, level, msg: line.msg, note: 'fields not serialisable' });
+      }
+      write(text);
+    };
+    return {
+      debug: (msg, fields) => emit('debug', msg, fields),
+      info: (msg, fields) => emit('info', msg, fields),
+      warn: (msg, fields) => emit('warn', msg, fields),
+      error: (msg, fields) => emit('error', msg, fields),
+      child: (fields) => make({ ...base, ...fields }),
+    };
+  };
+  return make(options.fields ?? {});
+}
+
+/** A logger that writes nothing. */
+export const silentLogger: Logger = createLogger({ write: () => {} });
+
+/** A logger that keeps its lines in memory, for tests. */
+export interface MemoryLogger extends Logger {
+  readonly lines: string[];
+  /** The parsed lines. */
+  records(): LogFields[];
+}
+
+/**
+ * A logger that keeps its lines, for tests.
+ *
+ * @example
+ * const log = memoryLogger(); log.info('x'); log.records()[0].msg; // 'x'
+ */
+export function memoryLogger(options: Omit<LoggerOptions, 'write'> = {}): MemoryLogger {
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'debug', ...options, write: (line) => lines.push(line) });
+  return Object.assign(logger, { lines, records: () => lines.map((l) => JSON.parse(l) as LogFields) });
+}
