@@ -1,0 +1,619 @@
+import { closeSync, fdatasync, fdatasyncSync, fsync, mkdirSync, openSync, readFileSync, renameSync, rmSync, truncateSync, write, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as setTimer, clearTimeout as clearTimer } from 'node:timers';
+import { promisify } from 'node:util';
+import { type Clock, systemClock } from '../clock.ts';
+import { type RetryPolicy, backoffMs, retryPolicy } from './backoff.ts';
+import { encodeRecord, parseJournal } from './journal.ts';
+import { acquireLock } from './lock.ts';
+import { type JobState, type JournalRecord, OutboxState } from './state.ts';
+
+const writeAsync = promisify(write);
+const fdatasyncAsync = promisify(fdatasync);
+const fsyncAsync = promisify(fsync);
+
+/** The journal's file name inside the outbox directory. */
+export const JOURNAL_FILE = 'journal.log';
+const COMPACT_TMP = 'journal.compact.tmp';
+/** setTimeout's ceiling (2^31-1 ms); longer waits are re-armed when they fire. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Options for `openOutbox`. Only `dir` is required. */
+export interface OutboxOptions {
+  /** Directory holding the journal and the lock (created 0700 if missing). */
+  dir: string;
+  /** Time source for due times, dedupe windows and timestamps. Default: the system clock. */
+  clock?: Clock;
+  /** How long a key keeps rejecting re-enqueues after its job ended. Default 24 h. Live jobs always dedupe. */
+  dedupeWindowMs?: number;
+  /**
+   * Extra real milliseconds to wait for more records before a flush. Default 0: flush at once, and batch
+   * whatever arrives while that flush is in progress (already enough to share fsyncs under load).
+   */
+  groupCommitMaxDelayMs?: number;
+  /** Retry schedule; see `RetryPolicy`. */
+  retry?: Partial<RetryPolicy>;
+  /** Uniform [0, 1) source for retry jitter. Default Math.random. */
+  random?: () => number;
+  /**
+   * 'fsync' (default): every resolved write is on disk (fdatasync). 'none': no fsync at all — survives a
+   * process crash but not power loss; for tests and the benchmark baseline.
+   */
+  durability?: 'fsync' | 'none';
+  /** Most appends per flush. Default unlimited; 1 gives one fsync per job (benchmark baseline). */
+  maxBatch?: number;
+  /** Compact when the journal reaches this size and twice its size after the last compaction. Default 16 MiB. */
+  compactAtBytes?: number;
+  /** Called with operator-facing warnings (damaged journal tail kept aside, …). Default console.warn. */
+  onWarning?: (message: string) => void;
+}
+
+/** A job as the handler sees it. */
+export interface Job {
+  id: string;
+  key: string;
+  group: string;
+  payload: unknown;
+  enqueuedAt: number;
+  /** Failed attempts so far (0 on the first run). */
+  attempts: number;
+  lastError?: string;
+}
+
+/** What a handler decides. Throwing counts as `retry` with the error's message as reason. */
+export type Outcome =
+  | { outcome: 'done' }
+  /** `at`: run no sooner than this epoch ms (default: backoff). `countAttempt: false` for pauses that are not failures (quota). */
+  | { outcome: 'retry'; reason: string; at?: number; countAttempt?: boolean }
+  | { outcome: 'dead'; reason: string };
+
+/** What became of a run, reported to `onSettled` once it is durable. */
+export type Settled =
+  | { outcome: 'done' }
+  | { outcome: 'retry'; due: number; attempts: number; reason: string }
+  | { outcome: 'dead'; attempts: number; reason: string }
+  /** The job's group was dropped while it ran: the outcome was discarded. */
+  | { outcome: 'dropped' };
+
+/** Runs a job. `signal` aborts when the worker is stopping; a run cut short that way is not counted. */
+export type Handler = (job: Job, context: { signal: AbortSignal }) => Outcome | Promise<Outcome>;
+
+/** Options for `run`. */
+export interface RunOptions {
+  /** Jobs run at the same time. Default 1. */
+  concurrency?: number;
+  /** Called after a run's outcome is durable (metrics, logs, tests). Exceptions are ignored. */
+  onSettled?: (job: Job, settled: Settled) => void;
+}
+
+/** A dead letter as listed by `deadLetters()`. */
+export interface DeadLetter extends Job {
+  deadAt: number;
+}
+
+/** Counters for /healthz. */
+export interface OutboxStats {
+  /** Jobs waiting or running (in-flight ones included). */
+  pending: number;
+  inFlight: number;
+  dead: number;
+  /** Jobs acknowledged done, over the outbox's life. */
+  done: number;
+  /** Jobs dropped with their group, over the outbox's life. */
+  dropped: number;
+  /** Enqueue time of the oldest pending job, if any. */
+  oldestPendingAt?: number;
+  /** Flushes and fsyncs since open (group commit: far fewer than appends under load). */
+  flushes: number;
+  fsyncs: number;
+  appends: number;
+  /** Real duration of the last write + fsync, ms. */
+  lastFlushMs: number;
+  journalBytes: number;
+  compactions: number;
+  /** Bytes of a damaged tail cut off at open (a crash mid-write). */
+  recoveredTailBytes: number;
+}
+
+/** The status of the job a key was enqueued as (see `lookup`). */
+export type KeyStatus = 'enqueuing' | 'pending' | 'inFlight' | 'dead' | 'done' | 'dropped';
+
+/** A durable job queue with dedupe, retries and dead letters. See docs/outbox.md. */
+export interface Outbox {
+  /**
+   * Adds a job; resolves once it is durable (or once the earlier job with the same key is durable:
+   * `duplicate: true` with that job's id).
+   */
+  enqueue(job: { key: string; group: string; payload: unknown }): Promise<{ id: string; duplicate: boolean }>;
+  /** Starts the worker. One worker per outbox. */
+  run(handler: Handler, options?: RunOptions): void;
+  /** Stops taking jobs, aborts the signal handed to running ones and waits for them. */
+  stop(): Promise<void>;
+  /** Re-checks for due jobs now (call after moving an injected clock). */
+  poke(): void;
+  /** Resolves when no write is pending, nothing runs and no job is due at the clock's current time. */
+  idle(): Promise<void>;
+  /** Durably drops every pending and dead job of `group`; returns how many. Running ones finish but are not recorded. */
+  dropGroup(group: string): Promise<number>;
+  /** Dead letters, oldest death first. */
+  deadLetters(): DeadLetter[];
+  /** Moves a dead letter (or all) back to pending with a fresh attempt count; returns how many. */
+  replay(target: string): Promise<number>;
+  /** What became of the job enqueued under `key` (within the dedupe window). */
+  lookup(key: string): { id: string; status: KeyStatus } | undefined;
+  stats(): OutboxStats;
+  /** Rewrites the journal to live state now (otherwise automatic by size). */
+  compact(): Promise<void>;
+  /** Stops the worker, flushes, closes the file and releases the lock. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  records: JournalRecord[];
+  text: string;
+  resolve(changed: number): void;
+  reject(err: Error): void;
+}
+
+function errorMessage(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.length > 500 ? `${msg.slice(0, 497)}...` : msg;
+}
+
+async function writeAll(fd: number, buf: Buffer): Promise<void> {
+  for (let off = 0; off < buf.length;) off += (await writeAsync(fd, buf, off, buf.length - off)).bytesWritten;
+}
+
+/** fsync a directory so a create/rename in it is durable. */
+async function syncDir(dir: string): Promise<void> {
+  const fd = openSync(dir, 'r');
+  try { await fsyncAsync(fd); } finally { closeSync(fd); }
+}
+
+function jobView(job: JobState): Job {
+  const view: Job = { id: job.id, key: job.key, group: job.group, payload: job.payload, enqueuedAt: job.enqueuedAt, attempts: job.attempts };
+  if (job.lastError !== undefined) view.lastError = job.lastError;
+  return view;
+}
+
+function isOutcome(o: unknown): o is Outcome {
+  if (!o || typeof o !== 'object') return false;
+  const { outcome, reason } = o as { outcome?: unknown; reason?: unknown };
+  return outcome === 'done' || ((outcome === 'retry' || outcome === 'dead') && typeof reason === 'string');
+}
+
+class FileOutbox implements Outbox {
+  private readonly dir: string;
+  private readonly path: string;
+  private readonly clock: Clock;
+  private readonly windowMs: number;
+  private readonly delayMs: number;
+  private readonly retry: RetryPolicy;
+  private readonly random: () => number;
+  private readonly sync: boolean;
+  private readonly maxBatch: number;
+  private readonly compactAtBytes: number;
+  private readonly release: () => void;
+  private readonly state: OutboxState;
+  private fd: number;
+
+  private queue: Pending[] = [];
+  private pumping = false;
+  private compactRequested: Array<{ resolve(): void; reject(e: Error): void }> = [];
+  private failed: Error | undefined;
+  private closed = false;
+  private reserved = new Map<string, { id: string; done: Promise<number> }>();
+
+  private handler: Handler | undefined;
+  private runOptions: Required<Pick<RunOptions, 'concurrency'>> & RunOptions = { concurrency: 1 };
+  private inFlight = new Map<string, object>();
+  private running = new Set<Promise<void>>();
+  private abort = new AbortController();
+  private timer: ReturnType<typeof setTimer> | undefined;
+  private dispatchQueued = false;
+  private idleWaiters: Array<() => void> = [];
+
+  private counters = { flushes: 0, fsyncs: 0, appends: 0, lastFlushMs: 0, journalBytes: 0, compactions: 0, recoveredTailBytes: 0 };
+  private bytesAfterCompaction: number;
+
+  constructor(o: OutboxOptions, init: { state: OutboxState; fd: number; bytes: number; recovered: number; release: () => void }) {
+    this.dir = o.dir;
+    this.path = join(o.dir, JOURNAL_FILE);
+    this.clock = o.clock ?? systemClock;
+    this.windowMs = o.dedupeWindowMs ?? 24 * 3600_000;
+    this.delayMs = o.groupCommitMaxDelayMs ?? 0;
+    this.retry = retryPolicy(o.retry);
+    this.random = o.random ?? Math.random;
+    this.sync = (o.durability ?? 'fsync') === 'fsync';
+    this.maxBatch = o.maxBatch ?? Number.POSITIVE_INFINITY;
+    this.compactAtBytes = o.compactAtBytes ?? 16 * 1024 * 1024;
+    this.state = init.state;
+    this.fd = init.fd;
+    this.release = init.release;
+    this.counters.journalBytes = init.bytes;
+    this.counters.recoveredTailBytes = init.recovered;
+    this.bytesAfterCompaction = init.bytes;
+  }
+
+  // ---- writing -------------------------------------------------------------------------------------------
+
+  /** Queues records; resolves (with how many jobs they changed) once they are durable and applied. */
+  private append(records: JournalRecord[]): Promise<number> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.closed) return Promise.reject(new Error('outbox is closed'));
+    const text = records.map(encodeRecord).join('');
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ records, text, resolve, reject });
+      this.counters.appends++;
+      if (!this.pumping) void this.pump();
+    });
+  }
+
+  /** The one writer: takes everything queued, writes it with one write + one fsync, applies it, repeats. */
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    let batch: Pending[] = [];
+    try {
+      while (this.queue.length > 0 || this.compactRequested.length > 0) {
+        if (this.delayMs > 0 && this.queue.length > 0) await new Promise((r) => setTimer(r, this.delayMs));
+        const wanted = this.compactRequested.splice(0);
+        if (wanted.length > 0 || this.shouldCompact()) {
+          await this.rewrite();
+          for (const w of wanted) w.resolve();
+        }
+        batch = this.queue.splice(0, this.maxBatch);
+        if (batch.length === 0) continue;
+        const buf = Buffer.from(batch.map((p) => p.text).join(''), 'utf8');
+        if (buf.length > 0) {
+          const started = performance.now();
+          await writeAll(this.fd, buf);
+          if (this.sync) {
+            await fdatasyncAsync(this.fd);
+            this.counters.fsyncs++;
+          }
+          this.counters.flushes++;
+          this.counters.lastFlushMs = performance.now() - started;
+          this.counters.journalBytes += buf.length;
+        }
+        const changed = batch.map((p) => p.records.reduce((n, r) => n + this.state.apply(r), 0));
+        batch.forEach((p, i) => p.resolve(changed[i]!));
+        batch = [];
+        this.kick();
+      }
+    } catch (err) {
+      // After a failed write or fsync the file's tail is unknown (and a later fsync may report success
+      // for lost pages), so the outbox refuses further writes; reopening recovers from what is on disk.
+      this.failed = new Error(`outbox journal write failed, outbox disabled until reopened: ${errorMessage(err)}`);
+      for (const p of [...batch, ...this.queue.splice(0)]) p.reject(this.failed);
+      for (const w of this.compactRequested.splice(0)) w.reject(this.failed);
+    } finally {
+      this.pumping = false;
+      this.checkIdle();
+    }
+  }
+
+  private shouldCompact(): boolean {
+    const bytes = this.counters.journalBytes;
+    return bytes >= this.compactAtBytes && bytes >= 2 * this.bytesAfterCompaction;
+  }
+
+  /** Compaction: live state to a temp file, fsync, rename over the journal, fsync the directory. */
+  private async rewrite(): Promise<void> {
+    const text = this.state.snapshot(this.clock.now(), this.windowMs).map(encodeRecord).join('');
+    const buf = Buffer.from(text, 'utf8');
+    const tmp = join(this.dir, COMPACT_TMP);
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      await writeAll(fd, buf);
+      if (this.sync) await fdatasyncAsync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.path);
+    if (this.sync) await syncDir(this.dir);
+    closeSync(this.fd);
+    this.fd = openSync(this.path, 'a', 0o600);
+    this.counters.journalBytes = buf.length;
+    this.bytesAfterCompaction = buf.length;
+    this.counters.compactions++;
+  }
+
+  compact(): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.closed) return Promise.reject(new Error('outbox is closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.compactRequested.push({ resolve, reject });
+      if (!this.pumping) void this.pump();
+    });
+  }
+
+  // ---- producing -----------------------------------------------------------------------------------------
+
+  async enqueue(job: { key: string; group: string; payload: unknown }): Promise<{ id: string; duplicate: boolean }> {
+    const { key, group, payload } = job ?? {};
+    if (typeof key !== 'string' || key === '') throw new TypeError('outbox enqueue: key must be a non-empty string');
+    if (typeof group !== 'string' || group === '') throw new TypeError('outbox enqueue: group must be a non-empty string');
+    const reserved = this.reserved.get(key);
+    if (reserved) {
+      await reserved.done;
+      return { id: reserved.id, duplicate: true };
+    }
+    const now = this.clock.now();
+    const hit = this.state.lookupKey(key, now, this.windowMs);
+    if (hit) return { id: hit.id, duplicate: true };
+    const id = randomUUID();
+    const done = this.append([{ t: 'enq', id, key, group, payload: payload ?? null, at: now }]);
+    this.reserved.set(key, { id, done });
+    try {
+      await done;
+    } finally {
+      if (this.reserved.get(key)?.id === id) this.reserved.delete(key);
+    }
+    return { id, duplicate: false };
+  }
+
+  async dropGroup(group: string): Promise<number> {
+    return this.append([{ t: 'drop', group, at: this.clock.now() }]);
+  }
+
+  deadLetters(): DeadLetter[] {
+    const out: DeadLetter[] = [];
+    for (const job of this.state.jobs.values()) if (job.status === 'dead') out.push({ ...jobView(job), deadAt: job.deadAt ?? 0 });
+    return out.sort((a, b) => a.deadAt - b.deadAt);
+  }
+
+  async replay(target: string): Promise<number> {
+    const at = this.clock.now();
+    const ids = target === 'all' ? this.deadLetters().map((d) => d.id) : [target];
+    if (target !== 'all' && this.state.jobs.get(target)?.status !== 'dead') throw new Error(`no dead letter with id ${target}`);
+    if (ids.length === 0) return 0;
+    return this.append(ids.map((id) => ({ t: 'replay' as const, id, at })));
+  }
+
+  lookup(key: string): { id: string; status: KeyStatus } | undefined {
+    const reserved = this.reserved.get(key);
+    if (reserved) return { id: reserved.id, status: 'enqueuing' };
+    const entry = this.state.lookupKey(key, this.clock.now(), this.windowMs);
+    if (!entry) return undefined;
+    if (entry.end) return { id: entry.id, status: entry.end };
+    const job = this.state.jobs.get(entry.id);
+    if (!job) return undefined;
+    return { id: entry.id, status: this.inFlight.has(entry.id) ? 'inFlight' : job.status };
+  }
+
+  stats(): OutboxStats {
+    const { pending, dead } = this.state.counts();
+    let oldest: number | undefined;
+    for (const job of this.state.jobs.values()) if (job.status === 'pending' && (oldest === undefined || job.enqueuedAt < oldest)) oldest = job.enqueuedAt;
+    const s: OutboxStats = { pending, inFlight: this.inFlight.size, dead, done: this.state.done, dropped: this.state.dropped, ...this.counters };
+    if (oldest !== undefined) s.oldestPendingAt = oldest;
+    return s;
+  }
+
+  // ---- consuming -----------------------------------------------------------------------------------------
+
+  run(handler: Handler, options: RunOptions = {}): void {
+    if (this.closed) throw new Error('outbox is closed');
+    if (this.handler) throw new Error('outbox worker already running');
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be an integer ≥ 1, got ${concurrency}`);
+    this.handler = handler;
+    this.runOptions = { ...options, concurrency };
+    this.abort = new AbortController();
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    const wasRunning = this.handler !== undefined;
+    this.handler = undefined;
+    if (this.timer) clearTimer(this.timer);
+    this.timer = undefined;
+    if (wasRunning) this.abort.abort();
+    await Promise.all([...this.running]);
+  }
+
+  poke(): void {
+    this.kick();
+  }
+
+  idle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.checkIdle();
+    });
+  }
+
+  private isIdle(): boolean {
+    if (this.pumping || this.queue.length > 0 || this.inFlight.size > 0 || this.running.size > 0) return false;
+    if (!this.handler || this.failed) return true;
+    const next = this.state.nextDue();
+    return next === undefined || next > this.clock.now();
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0 || !this.isIdle()) return;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Schedules one dispatch pass (coalesced, never re-entrant). */
+  private kick(): void {
+    if (this.dispatchQueued) return;
+    this.dispatchQueued = true;
+    queueMicrotask(() => {
+      this.dispatchQueued = false;
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    const handler = this.handler;
+    if (handler && !this.failed) {
+      const now = this.clock.now();
+      while (this.inFlight.size < this.runOptions.concurrency) {
+        const job = this.state.takeDue(now);
+        if (!job) break;
+        const run = this.runJob(handler, job);
+        this.running.add(run);
+        void run.finally(() => this.running.delete(run));
+      }
+      this.armTimer();
+    }
+    this.checkIdle();
+  }
+
+  /** One real timer for the earliest due job, computed from the injected clock's delta. */
+  private armTimer(): void {
+    if (this.timer) clearTimer(this.timer);
+    this.timer = undefined;
+    if (!this.handler || this.inFlight.size >= this.runOptions.concurrency) return;
+    const next = this.state.nextDue();
+    if (next === undefined) return;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - this.clock.now()));
+    this.timer = setTimer(() => this.kick(), delay);
+    // The worker alone must not keep a process alive (the server's socket does); close() clears it anyway.
+    this.timer.unref();
+  }
+
+  private async runJob(handler: Handler, job: JobState): Promise<void> {
+    const token = {};
+    this.inFlight.set(job.id, token);
+    const view = jobView(job);
+    const signal = this.abort.signal;
+    try {
+      let outcome: Outcome;
+      try {
+        const result = await handler(view, { signal });
+        outcome = isOutcome(result) ? result : { outcome: 'retry', reason: 'handler returned no valid outcome' };
+      } catch (err) {
+        if (signal.aborted) {
+          // Cut short by stop(): not the job's fault, so no attempt is recorded.
+          this.state.requeue(job.id);
+          return;
+        }
+        outcome = { outcome: 'retry', reason: errorMessage(err) };
+      }
+      const settled = await this.settle(job, outcome);
+      try { this.runOptions.onSettled?.(view, settled); } catch { /* observers must not break the worker */ }
+    } catch {
+      // The journal failed (this.failed is set); the job stays pending on disk and runs after a reopen.
+    } finally {
+      if (this.inFlight.get(job.id) === token) this.inFlight.delete(job.id);
+      this.kick();
+    }
+  }
+
+  private async settle(job: JobState, outcome: Outcome): Promise<Settled> {
+    if (!this.state.jobs.has(job.id)) return { outcome: 'dropped' };
+    const now = this.clock.now();
+    if (outcome.outcome === 'done') {
+      await this.append([{ t: 'ack', id: job.id, at: now }]);
+      return { outcome: 'done' };
+    }
+    const reason = errorMessage(outcome.reason);
+    const counts = outcome.outcome === 'dead' || outcome.countAttempt !== false;
+    const attempts = job.attempts + (counts ? 1 : 0);
+    if (outcome.outcome === 'dead' || attempts >= this.retry.maxAttempts) {
+      const why = outcome.outcome === 'dead' ? reason : `gave up after ${attempts} attempts: ${reason}`;
+      const changed = await this.append([{ t: 'dead', id: job.id, attempts, error: why, at: now }]);
+      return changed ? { outcome: 'dead', attempts, reason: why } : { outcome: 'dropped' };
+    }
+    const due = outcome.at ?? now + backoffMs(attempts, this.retry, this.random);
+    const changed = await this.append([{ t: 'retry', id: job.id, attempts, due, error: reason }]);
+    return changed ? { outcome: 'retry', due, attempts, reason } : { outcome: 'dropped' };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.stop();
+    if (!this.failed) await this.append([]).catch(() => undefined);
+    this.closed = true;
+    try { closeSync(this.fd); } finally { this.release(); }
+  }
+}
+
+/**
+ * Opens (or creates) the outbox in `dir`: takes the lock, replays the journal, cuts off a torn last record.
+ *
+ * @example
+ * const outbox = await openOutbox({ dir: join(dataDir, 'outbox') });
+ * const { id, duplicate } = await outbox.enqueue({ key: 'inst:issue:created:42', group: 'inst', payload });
+ * outbox.run(async (job) => { await send(job.payload); return { outcome: 'done' }; }, { concurrency: 2 });
+ */
+export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
+  const { dir } = options;
+  if (typeof dir !== 'string' || dir === '') throw new TypeError('openOutbox: dir is required');
+  retryPolicy(options.retry); // validate before touching the disk
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const release = acquireLock(dir);
+  try {
+    rmSync(join(dir, COMPACT_TMP), { force: true }); // an unfinished compaction; the journal is intact
+    const path = join(dir, JOURNAL_FILE);
+    const { state, bytes, recovered, existed } = loadJournal(dir, options.onWarning ?? ((m) => console.warn(m)), options.clock ?? systemClock, true);
+    const fd = openSync(path, 'a', 0o600);
+    if (!existed && (options.durability ?? 'fsync') === 'fsync') await syncDir(dir);
+    return new FileOutbox(options, { state, fd, bytes, recovered, release });
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+/**
+ * Reads the journal into a state. With `repair`, a damaged tail is cut off (copied aside first if intact
+ * records follow it, which a torn append cannot produce).
+ */
+function loadJournal(dir: string, warn: (m: string) => void, clock: Clock, repair: boolean) {
+  const path = join(dir, JOURNAL_FILE);
+  let buf: Buffer;
+  let existed = true;
+  try {
+    buf = readFileSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    buf = Buffer.alloc(0);
+    existed = false;
+  }
+  const parsed = parseJournal(buf);
+  if (repair && parsed.tailBytes > 0) {
+    if (parsed.intactAfterDamage) {
+      const aside = join(dir, `journal.damaged-${clock.now()}.log`);
+      writeFileSync(aside, buf.subarray(parsed.validBytes), { mode: 0o600 });
+      warn(`outbox: journal damaged at byte ${parsed.validBytes} with intact records after it; ` +
+        `the ${parsed.tailBytes} bytes from there were copied to ${aside} and cut off`);
+    }
+    truncateSync(path, parsed.validBytes);
+    const fd = openSync(path, 'r+');
+    try { fdatasyncSync(fd); } finally { closeSync(fd); }
+  }
+  const state = new OutboxState();
+  for (const rec of parsed.records) state.apply(rec as JournalRecord);
+  return { state, bytes: parsed.validBytes, recovered: parsed.tailBytes, existed };
+}
+
+/** A read-only look at an outbox (no lock, no repair): what the CLI lists while the server runs. */
+export interface OutboxSnapshot {
+  deadLetters: DeadLetter[];
+  pending: number;
+  dead: number;
+  done: number;
+  dropped: number;
+  damagedTailBytes: number;
+}
+
+/**
+ * Reads the journal without locking or changing it. Safe while the server runs: it may miss the
+ * records of a flush in progress (seen as a damaged tail and ignored).
+ *
+ * @example
+ * const { deadLetters } = inspectOutbox(join(dataDir, 'outbox'));
+ */
+export function inspectOutbox(dir: string): OutboxSnapshot {
+  const { state, recovered } = loadJournal(dir, () => undefined, systemClock, false);
+  const deadLetters: DeadLetter[] = [];
+  for (const job of state.jobs.values()) if (job.status === 'dead') deadLetters.push({ ...jobView(job), deadAt: job.deadAt ?? 0 });
+  deadLetters.sort((a, b) => a.deadAt - b.deadAt);
+  const { pending, dead } = state.counts();
+  return { deadLetters, pending, dead, done: state.done, dropped: state.dropped, damagedTailBytes: recovered };
+}

@@ -1,0 +1,247 @@
+/**
+ * The outbox's durable state as a pure state machine: journal records in, jobs / dedupe index / counters out.
+ * The same `apply` runs when a journal is replayed at open and after each record is made durable, so what a
+ * running outbox believes and what a restarted one rebuilds cannot drift apart.
+ */
+
+/** A job as stored: opaque payload plus bookkeeping. */
+export interface JobState {
+  id: string;
+  key: string;
+  group: string;
+  payload: unknown;
+  enqueuedAt: number;
+  /** Epoch ms before which the job is not run. */
+  due: number;
+  /** Attempts that ended in retry or dead (an attempt cut short by a crash is not counted). */
+  attempts: number;
+  lastError?: string;
+  status: 'pending' | 'dead';
+  deadAt?: number;
+}
+
+/** A dedupe entry: the job a key was enqueued as, and how that job ended (absent while it is live). */
+export interface KeyEntry {
+  id: string;
+  at: number;
+  end?: 'done' | 'dropped';
+}
+
+/** The journal's record types (see docs/outbox.md). */
+export type JournalRecord =
+  | { t: 'enq'; id: string; key: string; group: string; payload: unknown; at: number }
+  | { t: 'ack'; id: string; at: number }
+  | { t: 'retry'; id: string; attempts: number; due: number; error: string }
+  | { t: 'dead'; id: string; attempts: number; error: string; at: number }
+  | { t: 'drop'; group: string; at: number }
+  | { t: 'replay'; id: string; at: number }
+  | { t: 'meta'; v: 1; done: number; dropped: number }
+  | { t: 'key'; key: string; id: string; at: number; end?: 'done' | 'dropped' }
+  | ({ t: 'job' } & JobState);
+
+interface HeapEntry { due: number; seq: number; id: string; version: number }
+
+/** A min-heap ordered by (due, seq): the next job to run is always at the top. */
+class DueHeap {
+  private items: HeapEntry[] = [];
+  private less(a: HeapEntry, b: HeapEntry): boolean { return a.due < b.due || (a.due === b.due && a.seq < b.seq); }
+  get size(): number { return this.items.length; }
+  peek(): HeapEntry | undefined { return this.items[0]; }
+  push(e: HeapEntry): void {
+    const a = this.items;
+    a.push(e);
+    for (let i = a.length - 1; i > 0;) {
+      const p = (i - 1) >> 1;
+      if (!this.less(a[i]!, a[p]!)) break;
+      [a[i], a[p]] = [a[p]!, a[i]!];
+      i = p;
+    }
+  }
+  pop(): HeapEntry | undefined {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length > 0 && last) {
+      a[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < a.length && this.less(a[l]!, a[m]!)) m = l;
+        if (r < a.length && this.less(a[r]!, a[m]!)) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m]!, a[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/**
+ * Live jobs, dead letters, the dedupe index and lifetime counters.
+ *
+ * @example
+ * const s = new OutboxState();
+ * s.apply({ t: 'enq', id: 'j1', key: 'k', group: 'g', payload: {}, at: 0 });
+ * s.takeDue(0)?.id // 'j1'
+ */
+export class OutboxState {
+  readonly jobs = new Map<string, JobState>();
+  readonly keys = new Map<string, KeyEntry>();
+  done = 0;
+  dropped = 0;
+  /** Records of a type this version does not know (written by a newer version): skipped, counted. */
+  unknownRecords = 0;
+  private heap = new DueHeap();
+  private seqs = new Map<string, { seq: number; version: number }>();
+  private nextSeq = 0;
+
+  /**
+   * Applies one journal record; returns how many jobs it changed. Records about jobs that no longer exist
+   * are ignored and return 0 (e.g. an ack written for a job whose group was dropped meanwhile).
+   */
+  apply(rec: JournalRecord): number {
+    switch (rec.t) {
+      case 'enq':
+        this.keys.set(rec.key, { id: rec.id, at: rec.at });
+        this.putJob({ id: rec.id, key: rec.key, group: rec.group, payload: rec.payload, enqueuedAt: rec.at, due: rec.at, attempts: 0, status: 'pending' });
+        return 1;
+      case 'job': {
+        const { t: _t, ...job } = rec;
+        this.putJob(job);
+        return 1;
+      }
+      case 'key':
+        this.keys.set(rec.key, rec.end ? { id: rec.id, at: rec.at, end: rec.end } : { id: rec.id, at: rec.at });
+        return 0;
+      case 'meta':
+        this.done = rec.done;
+        this.dropped = rec.dropped;
+        return 0;
+      case 'ack': {
+        const job = this.jobs.get(rec.id);
+        if (!job) return 0;
+        this.endJob(job, 'done');
+        this.done++;
+        return 1;
+      }
+      case 'retry': {
+        const job = this.jobs.get(rec.id);
+        if (!job || job.status !== 'pending') return 0;
+        this.putJob({ ...job, attempts: rec.attempts, due: rec.due, lastError: rec.error });
+        return 1;
+      }
+      case 'dead': {
+        const job = this.jobs.get(rec.id);
+        if (!job) return 0;
+        this.putJob({ ...job, status: 'dead', attempts: rec.attempts, lastError: rec.error, deadAt: rec.at });
+        return 1;
+      }
+      case 'replay': {
+        const job = this.jobs.get(rec.id);
+        if (!job || job.status !== 'dead') return 0;
+        const { deadAt: _d, ...rest } = job;
+        this.putJob({ ...rest, status: 'pending', attempts: 0, due: rec.at });
+        return 1;
+      }
+      case 'drop': {
+        let n = 0;
+        for (const job of [...this.jobs.values()]) {
+          if (job.group !== rec.group) continue;
+          this.endJob(job, 'dropped');
+          n++;
+        }
+        this.dropped += n;
+        return n;
+      }
+      default:
+        this.unknownRecords++;
+        return 0;
+    }
+  }
+
+  private putJob(job: JobState): void {
+    this.jobs.set(job.id, job);
+    const prev = this.seqs.get(job.id);
+    const entry = { seq: prev?.seq ?? this.nextSeq++, version: (prev?.version ?? 0) + 1 };
+    this.seqs.set(job.id, entry);
+    if (job.status === 'pending') this.heap.push({ due: job.due, seq: entry.seq, id: job.id, version: entry.version });
+  }
+
+  private endJob(job: JobState, end: 'done' | 'dropped'): void {
+    this.jobs.delete(job.id);
+    this.seqs.delete(job.id);
+    const entry = this.keys.get(job.key);
+    if (entry?.id === job.id) this.keys.set(job.key, { ...entry, end });
+  }
+
+  /** Drops heap entries that no longer describe a pending job, so the top is real. */
+  private cleanTop(): HeapEntry | undefined {
+    for (let top = this.heap.peek(); top; top = this.heap.peek()) {
+      const job = this.jobs.get(top.id);
+      if (job && job.status === 'pending' && this.seqs.get(top.id)?.version === top.version) return top;
+      this.heap.pop();
+    }
+    return undefined;
+  }
+
+  /**
+   * Removes and returns the earliest pending job due at `now`. A taken job stays in `jobs` but leaves the
+   * queue until its outcome is applied (or `requeue`), so it cannot be handed out twice.
+   */
+  takeDue(now: number): JobState | undefined {
+    const top = this.cleanTop();
+    if (!top || top.due > now) return undefined;
+    this.heap.pop();
+    return this.jobs.get(top.id);
+  }
+
+  /** Puts a job taken with `takeDue` back in the queue unchanged (its run was abandoned, e.g. on stop). */
+  requeue(id: string): void {
+    const job = this.jobs.get(id);
+    if (job?.status === 'pending') this.putJob(job);
+  }
+
+  /** The earliest due time among queued jobs, or undefined when none are queued. */
+  nextDue(): number | undefined {
+    return this.cleanTop()?.due;
+  }
+
+  /** The dedupe entry for `key` if it still counts at `now` (live job, or ended within `windowMs`). */
+  lookupKey(key: string, now: number, windowMs: number): KeyEntry | undefined {
+    const entry = this.keys.get(key);
+    if (!entry) return undefined;
+    if (entry.end && entry.at + windowMs <= now) return undefined;
+    return entry;
+  }
+
+  /** Forgets dedupe entries of ended jobs older than the window. */
+  prune(now: number, windowMs: number): void {
+    for (const [key, entry] of this.keys) if (entry.end && entry.at + windowMs <= now) this.keys.delete(key);
+  }
+
+  /** Counts for stats(). */
+  counts(): { pending: number; dead: number } {
+    let dead = 0;
+    for (const job of this.jobs.values()) if (job.status === 'dead') dead++;
+    return { pending: this.jobs.size - dead, dead };
+  }
+
+  /**
+   * The records that rebuild this state from nothing (what compaction writes): counters, the dedupe entries
+   * of ended jobs, then every live job in queue order.
+   */
+  snapshot(now: number, windowMs: number): JournalRecord[] {
+    this.prune(now, windowMs);
+    const out: JournalRecord[] = [{ t: 'meta', v: 1, done: this.done, dropped: this.dropped }];
+    for (const [key, e] of this.keys) if (e.end) out.push({ t: 'key', key, ...e });
+    const live = [...this.jobs.values()].sort((a, b) => (this.seqs.get(a.id)?.seq ?? 0) - (this.seqs.get(b.id)?.seq ?? 0));
+    for (const job of live) {
+      out.push({ t: 'job', ...job });
+      const e = this.keys.get(job.key);
+      // A live job's key may point at it with its own enqueue time; `job` does not rebuild that entry.
+      if (e && e.id === job.id) out.push({ t: 'key', key: job.key, id: e.id, at: e.at });
+    }
+    return out;
+  }
+}
