@@ -8,6 +8,7 @@
  * console.log(config.mode); // 'production' when SENTRY_CLIENT_SECRET is set, else 'sandbox'
  */
 import { readFileSync } from 'node:fs';
+import { parseStoreKey } from './store/key.ts';
 
 /** The validated configuration of the integration server. */
 export interface Config {
@@ -220,7 +221,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (appSlug !== undefined && !/^[a-z0-9][a-z0-9_-]{0,99}$/.test(appSlug)) {
     problems.push(`SENTRY_APP_SLUG must be a lowercase slug, got ${JSON.stringify(appSlug)}`);
   }
-  const tokenStoreKey = secret('TOKEN_STORE_KEY', /^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)$/, '32 bytes as 64 hex digits or base64');
+  const tokenStoreKey = secret('TOKEN_STORE_KEY');
+  if (tokenStoreKey !== undefined) {
+    try {
+      parseStoreKey(tokenStoreKey);
+    } catch {
+      problems.push('TOKEN_STORE_KEY is malformed (expected 32 bytes as 64 hex digits or base64; value not shown)');
+    }
+  }
   const setupPath = path('SETUP_PATH', '/setup');
   const webhookPath = path('WEBHOOK_PATH', '/webhook');
   if (setupPath === webhookPath) problems.push('SETUP_PATH and WEBHOOK_PATH must differ');

@@ -1,5 +1,123 @@
-/** PLACEHOLDER: replaced by the module's owner. */
-export async function run(_args: string[]): Promise<number> {
-  console.error('not implemented yet');
-  return 2;
+/**
+ * The `serve` command: load the configuration (exit 2 on a config error, naming each variable),
+ * open the file store in DATA_DIR, listen, print a ready line, and shut down gracefully on SIGTERM
+ * or SIGINT (exit 0). Resolves only after shutdown.
+ *
+ *   serve [--env-file <path>]     default env file: ./.env (optional)
+ *
+ * @example
+ * // node --import tsx src/cli.ts serve --env-file .env.production
+ * const status = await run(['--env-file', '.env']);
+ */
+import { resolve } from 'node:path';
+import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { createLogger, type Logger, type LogLevel } from '../log.ts';
+import { createSentryApi } from '../sentry/api.ts';
+import { openFileStore } from '../store/file.ts';
+import { parseStoreKey } from '../store/key.ts';
+import { createServer, type ServerDeps } from './app.ts';
+
+const USAGE = `usage: serve [--env-file <path>]
+Runs the integration server. Configuration comes from the environment and an optional .env file;
+see docs/server.md for the variables.`;
+
+/** Hooks for embedding (part 2 adds its handlers; tests add nothing). */
+export type ServeExtras = Pick<ServerDeps, 'onWebhook' | 'onInstallationDeleted' | 'health'>;
+
+/**
+ * Runs the server until SIGTERM/SIGINT. Exit status: 0 after a clean shutdown, 2 on a configuration
+ * error or bad arguments, 1 when the store or the port cannot be opened.
+ *
+ * @example
+ * process.exitCode = await run(process.argv.slice(3));
+ */
+export async function run(args: string[], extras: ServeExtras = {}): Promise<number> {
+  let envFile = '.env';
+  let envFileRequired = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      return 0;
+    }
+    if (arg === '--env-file' && args[i + 1] !== undefined) {
+      envFile = args[++i]!;
+      envFileRequired = true;
+    } else if (arg.startsWith('--env-file=')) {
+      envFile = arg.slice('--env-file='.length);
+      envFileRequired = true;
+    } else {
+      console.error(`serve: unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
+      return 2;
+    }
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig({ env: process.env, envFile, envFileRequired });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`serve: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (config.mode === 'sandbox') {
+    // The sandbox (an in-process emulator) is a later issue; until then say exactly what is missing.
+    console.error('serve: invalid configuration:\n  - SENTRY_CLIENT_ID and SENTRY_CLIENT_SECRET are required (sandbox mode is not available yet)');
+    return 2;
+  }
+  const level = (['debug', 'info', 'warn', 'error'] as const).find((l) => l === process.env.LOG_LEVEL) ?? 'info';
+  const logger: Logger = createLogger({ level: level as LogLevel });
+
+  let store;
+  try {
+    store = await openFileStore({
+      dir: config.dataDir,
+      ...(config.tokenStoreKey ? { key: parseStoreKey(config.tokenStoreKey) } : {}),
+      onWarning: (message) => logger.warn('store', { detail: message }),
+    });
+  } catch (error) {
+    logger.error('cannot open the token store', { dataDir: resolve(config.dataDir), error });
+    return 1;
+  }
+  const api = createSentryApi({ baseUrl: config.sentryUrl, clientId: config.clientId!, clientSecret: config.clientSecret! });
+  const app = createServer({ config, store, api, logger, ...extras });
+  let url: string;
+  try {
+    url = await app.listen();
+  } catch (error) {
+    logger.error('cannot listen', { host: config.host, port: config.port, error });
+    await store.close();
+    return 1;
+  }
+
+  const stopped = new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      logger.info('shutting down', { signal });
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      app.close().then(done, (error: unknown) => {
+        logger.error('shutdown failed', { error });
+        done();
+      });
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+
+  logger.info('ready', {
+    url,
+    mode: config.mode,
+    // What to paste into the app's settings in Sentry (replace the host with your public URL).
+    webhookUrl: `${url}${config.webhookPath}`,
+    redirectUrl: `${url}${config.setupPath}`,
+    dataDir: resolve(config.dataDir),
+    encrypted: Boolean(config.tokenStoreKey),
+    verifyInstall: config.verifyInstall,
+  });
+  await stopped;
+  return 0;
 }

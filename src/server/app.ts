@@ -1,0 +1,393 @@
+/**
+ * The integration server on `node:http`: GET /setup (redirect install), POST /webhook (signed
+ * webhooks; installation.created / installation.deleted handled here, everything else handed to a
+ * pluggable handler), GET /healthz, graceful shutdown. All collaborators are injected.
+ *
+ * @example
+ * const app = createServer({ config, store, api, clock, logger });
+ * const url = await app.listen();
+ * // … later
+ * await app.close(); // stop accepting, finish in-flight work, close the store
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../clock.ts';
+import { systemClock } from '../clock.ts';
+import type { Config } from '../config.ts';
+import { BodyTooLargeError, headerValue, readBody, sendJson } from '../http.ts';
+import type { Logger } from '../log.ts';
+import { silentLogger } from '../log.ts';
+import type { SentryApi } from '../sentry/api.ts';
+import { isSlug, isUuid, looksLikeGrantCode, parseEnvelope, parseInstallation, PayloadError, type WebhookEnvelope } from '../sentry/payloads.ts';
+import { verify } from '../sentry/signature.ts';
+import { createTokenManager, type TokenManager } from '../sentry/tokens.ts';
+import type { InstallationStore } from '../store/types.ts';
+import { createInstaller, InstallError, type Installer } from './install.ts';
+import { sendPage } from './pages.ts';
+import { createStateSigner, externalInstallUrl, type StateSigner } from './state.ts';
+
+/** Webhook body limit: 1 MiB. */
+export const WEBHOOK_BODY_LIMIT = 1 << 20;
+
+/** A verified webhook handed to a pluggable handler. */
+export interface WebhookRequest {
+  /** `Sentry-Hook-Resource`, or inferred from the envelope; undefined for UI-component requests without one. */
+  resource: string | undefined;
+  /** The validated envelope, when the body is one. */
+  envelope?: WebhookEnvelope;
+  /** The parsed JSON body (undefined for an empty body). */
+  json: unknown;
+  /** The exact bytes that were signed. */
+  raw: Buffer;
+  headers: IncomingHttpHeaders;
+  /** Which header carried the signature. */
+  signatureHeader: 'sentry-hook-signature' | 'sentry-app-signature';
+  requestId: string;
+  logger: Logger;
+}
+
+/** What a handler answers; nothing means 200 `{"ok":true}`. */
+export interface WebhookReply {
+  status: number;
+  body?: unknown;
+}
+
+/** Handles webhooks the server itself does not (issue.*, UI components, …). Default: 2xx and ignore. */
+export type WebhookHandler = (request: WebhookRequest) => Promise<WebhookReply | void> | WebhookReply | void;
+
+/** Dependencies of {@link createServer}. */
+export interface ServerDeps {
+  config: Config;
+  store: InstallationStore;
+  api: SentryApi;
+  clock?: Clock;
+  logger?: Logger;
+  /** Built from the other dependencies when absent. */
+  tokens?: TokenManager;
+  /** For resources and actions the server does not handle itself. */
+  onWebhook?: WebhookHandler;
+  /** Called after an installation is purged (e.g. to drop its queued work). */
+  onInstallationDeleted?: (installationId: string) => Promise<void> | void;
+  /** Extra /healthz fields (outbox, Pushover…); merged into the answer. */
+  health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** How long installation.created may hold its answer while exchanging (default 800 ms: Sentry waits 1 s). */
+  webhookAckMs?: number;
+  /** Passed to the token manager (tests inject a sleep that does not wait). */
+  sleep?: (ms: number) => Promise<void>;
+  /** Server timeouts (ms). */
+  timeouts?: { headers?: number; request?: number; keepAlive?: number };
+  /** How long `close` waits for in-flight requests before cutting connections (default 10 s). */
+  drainMs?: number;
+}
+
+/** The running application. */
+export interface IntegrationServer {
+  readonly server: Server;
+  readonly tokens: TokenManager;
+  readonly installer: Installer;
+  readonly states: StateSigner;
+  /** Starts listening (default: config host/port); resolves with the base URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  /** A fresh external-install link carrying a signed state (needs SENTRY_APP_SLUG). */
+  externalInstallUrl(): string | undefined;
+  /** Resolves when background work (webhook-started installs, refreshes) has settled. */
+  idle(): Promise<void>;
+  /** Graceful shutdown: stop accepting, finish in-flight requests and work, close the store. */
+  close(): Promise<void>;
+}
+
+const requestIdOf = () => randomBytes(8).toString('hex');
+
+/**
+ * Builds the server (not yet listening).
+ *
+ * @example
+ * const app = createServer({ config, store, api });
+ * await app.listen(0, '127.0.0.1');
+ */
+export function createServer(deps: ServerDeps): IntegrationServer {
+  const { config, store, api } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger;
+  const tokens = deps.tokens ?? createTokenManager({
+    store, api, clock, logger, skewMs: config.tokenRefreshSkewMs, jwtRefresh: config.jwtRefresh, ...(deps.sleep ? { sleep: deps.sleep } : {}),
+  });
+  const installer = createInstaller({ config, store, api, tokens, clock, logger });
+  const secrets = [config.clientSecret ?? '', config.clientSecretPrevious ?? ''].filter(Boolean);
+  // Without a secret nothing verifies (fail closed); the signer still needs a key.
+  const states = createStateSigner(config.clientSecret ?? randomBytes(32).toString('hex'), clock);
+  const ackMs = deps.webhookAckMs ?? 800;
+  const background = new Set<Promise<unknown>>();
+  let closing: Promise<void> | undefined;
+
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    const settled = promise.then(() => {}, () => {});
+    background.add(settled);
+    void settled.finally(() => background.delete(settled));
+    return promise;
+  };
+
+  function redirectTarget(orgSlug: string, appSlug: string | undefined): string {
+    if (config.setupRedirectUrl) return config.setupRedirectUrl;
+    const slug = config.appSlug ?? appSlug;
+    return slug
+      ? `${config.sentryUrl}/settings/${orgSlug}/sentry-apps/${encodeURIComponent(slug)}/`
+      : `${config.sentryUrl}/settings/${orgSlug}/integrations/`;
+  }
+
+  async function handleSetup(req: IncomingMessage, res: ServerResponse, url: URL, log: Logger): Promise<void> {
+    if (req.method === 'GET' && url.pathname === `${config.setupPath}/start`) {
+      const link = app.externalInstallUrl();
+      if (!link) return sendPage(res, 404, 'Not available', 'Set SENTRY_APP_SLUG to enable install links.');
+      res.writeHead(302, { location: link, 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET');
+      return sendPage(res, 405, 'Method not allowed', 'Use GET.');
+    }
+    const q = url.searchParams;
+    const installationId = q.get('installationId') ?? '';
+    const code = q.get('code');
+    const orgSlug = q.get('orgSlug') ?? '';
+    const state = q.get('state');
+    const bad = (message: string) => {
+      log.warn('setup rejected', { reason: message });
+      sendPage(res, 400, 'Installation failed', message);
+    };
+    if (!isUuid(installationId)) return bad('The installation id is missing or malformed.');
+    if (!isSlug(orgSlug)) return bad('The organization is missing or malformed.');
+    if (code !== null && !looksLikeGrantCode(code)) return bad('The installation code is malformed.');
+    if (state !== null) {
+      const check = states.verify(state);
+      if (check !== 'ok') return bad(`The installation link is not valid (${check} state). Start the installation again.`);
+    }
+    const ilog = log.child({ installation: installationId });
+    try {
+      if (code === null) {
+        // Sentry sometimes omits the code (getsentry/sentry#71440): fine if the webhook already completed the install.
+        const record = await store.get(installationId);
+        if (!record || record.status !== 'active') {
+          return bad('Sentry did not send an installation code. If the integration does not show as installed shortly, reinstall it.');
+        }
+        res.writeHead(302, { location: redirectTarget(record.orgSlug, undefined), 'cache-control': 'no-store' });
+        res.end();
+        return;
+      }
+      const result = await track(installer.complete({ installationId, code, orgSlug, ...(state ? { state } : {}), source: 'setup' }));
+      ilog.info('setup complete', { outcome: result.outcome, verified: result.record.verified });
+      res.writeHead(302, { location: redirectTarget(result.record.orgSlug, result.appSlug), 'cache-control': 'no-store' });
+      res.end();
+    } catch (error) {
+      if (error instanceof InstallError) {
+        ilog.warn('setup failed', { kind: error.kind, error: error.message, detail: error.detail });
+        if (error.kind === 'grant') return sendPage(res, 400, 'Installation failed', `${error.message}. Reinstall the integration from Sentry.`);
+        if (error.kind === 'gone') return sendPage(res, 400, 'Installation removed', 'The integration was uninstalled meanwhile.');
+        return sendPage(res, 502, 'Sentry did not answer as expected', `${error.message}. Reload this page to retry.`);
+      }
+      throw error;
+    }
+  }
+
+  async function handleInstallationWebhook(envelope: WebhookEnvelope, log: Logger): Promise<WebhookReply> {
+    const id = envelope.installationId;
+    if (envelope.action === 'deleted') {
+      tokens.forget(id);
+      const existed = await store.withLock(id, () => store.delete(id));
+      tokens.forget(id); // again: anything that started while we waited for the lock is void too
+      if (deps.onInstallationDeleted) await deps.onInstallationDeleted(id);
+      log.info('installation deleted; tokens purged', { existed });
+      return { status: 200, body: { ok: true } };
+    }
+    if (envelope.action !== 'created') return { status: 200, body: { ok: true, ignored: true } };
+    const payload = parseInstallation(envelope.data.installation);
+    if (payload.uuid !== id) throw new PayloadError('installation uuid mismatch');
+    if (!payload.code) {
+      const record = await store.get(id);
+      log.info(record ? 'installation.created without code; tokens already held' : 'installation.created without code; waiting for the redirect');
+      return { status: 200, body: { ok: true } };
+    }
+    const flight = track(installer.complete({
+      installationId: id, code: payload.code, orgSlug: payload.orgSlug,
+      ...(payload.orgId !== undefined ? { orgId: payload.orgId } : {}), source: 'webhook',
+    }));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<'pending'>((resolve) => { timer = setTimeout(() => resolve('pending'), ackMs); });
+    try {
+      const outcome = await Promise.race([flight.then(() => 'done' as const), deadline]);
+      if (outcome === 'pending') {
+        // Answer within Sentry's 1 s budget; the exchange finishes in the background.
+        flight.catch((error: unknown) => log.warn('webhook install failed', { error }));
+        return { status: 202, body: { ok: true, pending: true } };
+      }
+      return { status: 200, body: { ok: true } };
+    } catch (error) {
+      if (error instanceof InstallError) {
+        log.warn('webhook install failed', { kind: error.kind, error: error.message, detail: error.detail });
+        // Transient Sentry failures: 503 lets Sentry retry the delivery (published apps).
+        return error.kind === 'upstream' ? { status: 503, body: { ok: false } } : { status: 200, body: { ok: false } };
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function handleWebhook(req: IncomingMessage, res: ServerResponse, log: Logger, requestId: string): Promise<void> {
+    if (req.method !== 'POST') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'POST' });
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, WEBHOOK_BODY_LIMIT);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) return sendJson(res, 413, { error: 'body too large' }, { connection: 'close' });
+      throw error;
+    }
+    const hook = headerValue(req, 'sentry-hook-signature');
+    const signatureHeader = hook !== undefined ? 'sentry-hook-signature' : 'sentry-app-signature';
+    const signature = hook ?? headerValue(req, 'sentry-app-signature');
+    if (signature === undefined || secrets.length === 0 || !verify(secrets, raw, signature)) {
+      log.warn('webhook signature rejected', { reason: signature === undefined ? 'missing' : 'mismatch' });
+      return sendJson(res, 401, { error: 'invalid signature' });
+    }
+    let json: unknown;
+    if (raw.length > 0) {
+      try {
+        json = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return sendJson(res, 400, { error: 'malformed JSON' });
+      }
+    }
+    const resourceHeader = headerValue(req, 'sentry-hook-resource');
+    let envelope: WebhookEnvelope | undefined;
+    try {
+      envelope = parseEnvelope(json, resourceHeader);
+    } catch (error) {
+      // Sentry-Hook-* requests must be envelopes; UI-component bodies are not.
+      if (resourceHeader !== undefined) return sendJson(res, 400, { error: (error as Error).message });
+    }
+    const elog = envelope ? log.child({ installation: envelope.installationId, resource: envelope.resource, action: envelope.action }) : log;
+    let reply: WebhookReply | void = undefined;
+    try {
+      if (envelope?.resource === 'installation') {
+        reply = await handleInstallationWebhook(envelope, elog);
+      } else if (deps.onWebhook) {
+        reply = await deps.onWebhook({
+          resource: envelope?.resource ?? resourceHeader, ...(envelope ? { envelope } : {}), json, raw,
+          headers: req.headers, signatureHeader, requestId, logger: elog,
+        });
+      } else {
+        elog.debug('webhook ignored (no handler)');
+      }
+    } catch (error) {
+      if (error instanceof PayloadError) return sendJson(res, 400, { error: error.message });
+      throw error;
+    }
+    sendJson(res, reply?.status ?? 200, reply?.body ?? { ok: true });
+  }
+
+  async function handleHealth(res: ServerResponse): Promise<void> {
+    try {
+      const records = await store.list();
+      const extra = deps.health ? await deps.health() : {};
+      sendJson(res, 200, {
+        ok: true,
+        mode: config.mode,
+        installations: records.length,
+        needsReauth: records.filter((r) => r.status === 'needs-reauth').map((r) => r.installationId).sort(),
+        tokens: tokens.stats(),
+        ...extra,
+      }, { 'cache-control': 'no-store' });
+    } catch (error) {
+      logger.error('health check failed', { error });
+      sendJson(res, 503, { ok: false, error: 'store unavailable' });
+    }
+  }
+
+  const server = createHttpServer((req, res) => {
+    const started = performance.now();
+    const requestId = requestIdOf();
+    const sentryRequestId = headerValue(req, 'request-id');
+    const log = logger.child({ requestId, ...(sentryRequestId ? { sentryRequestId } : {}) });
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      url = new URL('http://localhost/');
+    }
+    res.setHeader('x-request-id', requestId);
+    res.on('finish', () => {
+      // The query is never logged: it carries the grant code and state.
+      log.info('request', { method: req.method, path: url.pathname, status: res.statusCode, ms: Math.round(performance.now() - started) });
+    });
+    const route = async (): Promise<void> => {
+      if (url.pathname === config.webhookPath) return handleWebhook(req, res, log, requestId);
+      if (url.pathname === config.setupPath || url.pathname === `${config.setupPath}/start`) return handleSetup(req, res, url, log);
+      if (url.pathname === '/healthz') {
+        if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET' });
+        return handleHealth(res);
+      }
+      req.resume();
+      sendJson(res, 404, { error: 'not found' });
+    };
+    track(route()).catch((error: unknown) => {
+      log.error('request failed', { error });
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+  server.headersTimeout = deps.timeouts?.headers ?? 10_000;
+  server.requestTimeout = deps.timeouts?.request ?? 30_000;
+  server.keepAliveTimeout = deps.timeouts?.keepAlive ?? 5_000;
+
+  const app: IntegrationServer = {
+    server,
+    tokens,
+    installer,
+    states,
+    listen(port = config.port, host = config.host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address() as AddressInfo;
+          const shown = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
+          resolve(`http://${shown}:${address.port}`);
+        });
+      });
+    },
+    externalInstallUrl() {
+      return config.appSlug ? externalInstallUrl(config.sentryUrl, config.appSlug, states.issue()) : undefined;
+    },
+    async idle() {
+      while (background.size) await Promise.allSettled([...background]);
+      await tokens.idle();
+      await installer.idle();
+    },
+    close() {
+      closing ??= (async () => {
+        const drained = new Promise<void>((resolve) => {
+          if (!server.listening) return resolve();
+          server.close(() => resolve());
+        });
+        // Idle keep-alive sockets would hold close() open; busy ones finish their request first.
+        (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const cut = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+            resolve();
+          }, deps.drainMs ?? 10_000);
+        });
+        await Promise.race([drained, cut]);
+        clearTimeout(timer);
+        await app.idle();
+        await store.close();
+        logger.info('stopped');
+      })();
+      return closing;
+    },
+  };
+  return app;
+}
