@@ -1,0 +1,156 @@
+import { codePointLength, PUSHOVER_LIMITS } from './limits.ts';
+import { priorityForLevel, type LevelPriorities, type PushoverMessage } from './types.ts';
+
+/** The fields of a Sentry issue (API `GET …/issues/{id}/` or webhook `data.issue`) the notification uses. */
+export interface SentryIssueLike {
+  title?: string;
+  shortId?: string;
+  culprit?: string | null;
+  level?: string;
+  /** Sentry sends the event count as a string. */
+  count?: string | number;
+  firstSeen?: string;
+  /** The issue's web URL. */
+  permalink?: string;
+  web_url?: string;
+  project?: { slug?: string; name?: string };
+}
+
+/** Options for {@link formatIssueNotification}. */
+export interface FormatOptions {
+  /** Pushover HTML mode: values are escaped, labels bold, and the message is sent with `html=1`. */
+  html?: boolean;
+  /** Priority per Sentry level (missing entries use the defaults). */
+  priorities?: Partial<LevelPriorities>;
+  /** Project name for the title; default the issue's project slug, then its name. */
+  project?: string;
+  /** Web URL override; default `issue.permalink`, then `issue.web_url`. */
+  url?: string;
+  /** Comma-separated Pushover tags (the worker's dedupe key). */
+  tags?: string;
+}
+
+const ELLIPSIS = '\u2026';
+const segmenter: Intl.Segmenter | undefined =
+  typeof Intl.Segmenter === 'function' ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : undefined;
+
+/**
+ * Cuts `text` to at most `max` Unicode code points. When it is too long, keeps `max − 1` code points
+ * and appends `…`, backing off to a grapheme boundary so no surrogate pair, emoji ZWJ sequence or
+ * base + combining mark is split. With `{ html: true }` it also never ends inside an entity or tag.
+ *
+ * @example
+ * truncateCodePoints('héllo wörld', 6); // 'héllo…'
+ * truncateCodePoints('ab😀c', 3);       // 'ab…'  (never half an emoji)
+ */
+export function truncateCodePoints(text: string, max: number, options: { html?: boolean } = {}): string {
+  if (max <= 0) return '';
+  if (codePointLength(text) <= max) return text;
+  if (max === 1) return ELLIPSIS;
+  const budget = max - 1;
+  let kept = '';
+  if (segmenter) {
+    let n = 0;
+    for (const { segment } of segmenter.segment(text)) {
+      const len = codePointLength(segment);
+      if (n + len > budget) break;
+      kept += segment;
+      n += len;
+    }
+  }
+  // A single grapheme longer than the budget (e.g. "zalgo" text): fall back to whole code points.
+  if (kept === '') kept = Array.from(text).slice(0, budget).join('');
+  if (options.html) kept = dropPartialMarkup(kept);
+  return kept + ELLIPSIS;
+}
+
+/** Removes a trailing `&…` without `;` or `<…` without `>` left by a cut. */
+function dropPartialMarkup(text: string): string {
+  const amp = text.lastIndexOf('&');
+  if (amp !== -1 && !text.includes(';', amp)) text = text.slice(0, amp);
+  const lt = text.lastIndexOf('<');
+  if (lt !== -1 && !text.includes('>', lt)) text = text.slice(0, lt);
+  return text;
+}
+
+/**
+ * Escapes text for Pushover's HTML mode (`&`, `<`, `>`, `"`).
+ *
+ * @example
+ * escapeHtml('a < b & "c"'); // 'a &lt; b &amp; &quot;c&quot;'
+ */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&quot;'));
+}
+
+function formatFirstSeen(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return value;
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/**
+ * Builds the Pushover message for a Sentry issue: title `[project] issue title`; a body with level,
+ * culprit, event count, first seen and short id; `url` = the issue's web URL with `url_title`
+ * "Open in Sentry". Every field fits Pushover's code-point limits: text is cut with an ellipsis on a
+ * grapheme boundary (the culprit gives way first), a URL is never cut — one longer than 512 code
+ * points moves into the body, or is left out if even that cannot hold it — and the body is never empty.
+ *
+ * @example
+ * const msg = formatIssueNotification(
+ *   { title: 'TypeError: x is undefined', project: { slug: 'api' }, level: 'error', count: '3',
+ *     shortId: 'API-1', permalink: 'https://acme.sentry.io/issues/1/' },
+ *   { tags: 'sik-0123abcd' },
+ * );
+ * // msg.title === '[api] TypeError: x is undefined', msg.url_title === 'Open in Sentry'
+ */
+export function formatIssueNotification(issue: SentryIssueLike, options: FormatOptions = {}): PushoverMessage {
+  const html = options.html === true;
+  const esc = html ? escapeHtml : (s: string) => s;
+  const label = (name: string) => (html ? `<b>${name}:</b> ` : `${name}: `);
+
+  const project = options.project ?? issue.project?.slug ?? issue.project?.name;
+  const issueTitle = issue.title?.trim() || '(untitled issue)';
+  const title = truncateCodePoints(project ? `[${project}] ${issueTitle}` : issueTitle, PUSHOVER_LIMITS.title);
+
+  const url = (options.url ?? issue.permalink ?? issue.web_url)?.trim() || undefined;
+  const urlFits = url !== undefined && codePointLength(url) <= PUSHOVER_LIMITS.url;
+
+  const fixed: string[] = [`${label('Level')}${esc(issue.level ?? 'unknown')}`];
+  if (issue.count !== undefined && issue.count !== '') fixed.push(`${label('Events')}${esc(String(issue.count))}`);
+  const firstSeen = formatFirstSeen(issue.firstSeen);
+  if (firstSeen) fixed.push(`${label('First seen')}${esc(firstSeen)}`);
+  if (issue.shortId) fixed.push(`${label('Short ID')}${esc(issue.shortId)}`);
+
+  const max = PUSHOVER_LIMITS.message;
+  const size = (lines: string[]) => codePointLength(lines.join('\n'));
+  if (url && !urlFits) {
+    const linkLine = `${label('Link')}${esc(url)}`;
+    if (size([...fixed, linkLine]) <= max) fixed.push(linkLine);
+  }
+
+  const culprit = issue.culprit?.trim();
+  const lines = [...fixed];
+  if (culprit) {
+    const prefix = label('Culprit');
+    // What is left for the culprit once every other line (and one more newline) is counted.
+    const room = max - size(fixed) - 1 - codePointLength(prefix);
+    if (room >= 8) lines.splice(1, 0, prefix + truncateCodePoints(esc(culprit), room, { html }));
+  }
+  const message = truncateCodePoints(lines.join('\n'), max, { html });
+
+  const out: PushoverMessage = {
+    title,
+    message: message.trim() === '' ? '(no details)' : message,
+    priority: priorityForLevel(issue.level, options.priorities),
+    level: issue.level,
+  };
+  if (urlFits && url) {
+    out.url = url;
+    out.url_title = 'Open in Sentry';
+  }
+  if (html) out.html = true;
+  if (options.tags) out.tags = options.tags;
+  return out;
+}
