@@ -456,7 +456,10 @@ class FileOutbox implements Outbox {
         if (!job) break;
         const run = this.runJob(handler, job);
         this.running.add(run);
-        void run.finally(() => this.running.delete(run));
+        void run.finally(() => {
+          this.running.delete(run);
+          this.checkIdle();
+        });
       }
       this.armTimer();
     }

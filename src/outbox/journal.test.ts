@@ -1,0 +1,39 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { crc32, encodeRecord, parseJournal } from './journal.ts';
+
+describe('outbox journal framing', () => {
+  it('computes the standard CRC-32 check value', () => {
+    assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
+    assert.equal(crc32(Buffer.alloc(0)), 0);
+  });
+
+  it('round-trips records, including non-ASCII and embedded newlines', () => {
+    const recs = [{ t: 'enq', payload: 'line1\nline2 — ✓ 🚀' }, { t: 'ack', id: 'x' }];
+    const text = recs.map(encodeRecord).join('');
+    assert.equal(text.split('\n').length, 3);
+    const parsed = parseJournal(Buffer.from(text));
+    assert.deepEqual(parsed.records, recs);
+    assert.equal(parsed.validBytes, Buffer.byteLength(text));
+    assert.equal(parsed.tailBytes, 0);
+  });
+
+  it('stops at a torn or garbled record and says whether intact records follow', () => {
+    const a = encodeRecord({ n: 1 });
+    const b = encodeRecord({ n: 2 });
+    const c = encodeRecord({ n: 3 });
+    const good = Buffer.byteLength(a);
+    for (let cut = 0; cut < Buffer.byteLength(b); cut++) {
+      const parsed = parseJournal(Buffer.from(a + b.slice(0, cut)));
+      assert.deepEqual(parsed.records, [{ n: 1 }], `cut at ${cut}`);
+      assert.equal(parsed.validBytes, good);
+      assert.equal(parsed.intactAfterDamage, false);
+    }
+    const flipped = Buffer.from(a + b + c);
+    const at = good + Buffer.byteLength(b) - 3;
+    flipped[at] = flipped[at]! ^ 0x01; // inside b's JSON: checksum mismatch
+    const parsed = parseJournal(flipped);
+    assert.deepEqual(parsed.records, [{ n: 1 }]);
+    assert.equal(parsed.intactAfterDamage, true);
+  });
+});

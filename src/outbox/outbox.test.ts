@@ -1,0 +1,387 @@
+import { afterEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { manualClock, type ManualClock } from '../clock.ts';
+import { tempDir } from '../testing/runtime.ts';
+import { encodeRecord } from './journal.ts';
+import { OutboxLockedError } from './lock.ts';
+import { type Job, type Outbox, type OutboxOptions, type Settled, JOURNAL_FILE, inspectOutbox, openOutbox } from './outbox.ts';
+
+const T = { timeout: 30_000 };
+
+describe('outbox', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  /** A fresh outbox in a temp dir with a manual clock; reopen() closes and opens the same dir. */
+  async function setup(extra: Partial<OutboxOptions> = {}) {
+    const tmp = await tempDir('sik-outbox-');
+    const clock = manualClock();
+    const dir = join(tmp.path, 'outbox');
+    const opts = (): OutboxOptions => ({ dir, clock, onWarning: (m) => warnings.push(m), ...extra });
+    const warnings: string[] = [];
+    const ctx = { dir, clock, warnings, outbox: await openOutbox(opts()), async reopen(more: Partial<OutboxOptions> = {}) {
+      await ctx.outbox.close();
+      ctx.outbox = await openOutbox({ ...opts(), ...more });
+      return ctx.outbox;
+    } };
+    cleanups.push(async () => { await ctx.outbox.close(); await tmp.remove(); });
+    return ctx as { dir: string; clock: ManualClock; warnings: string[]; outbox: Outbox; reopen(more?: Partial<OutboxOptions>): Promise<Outbox> };
+  }
+
+  /** Runs a worker that records every job it sees and answers with `decide`. */
+  function work(outbox: Outbox, decide: (job: Job) => ReturnType<Parameters<Outbox['run']>[0]> = () => ({ outcome: 'done' }), concurrency = 1) {
+    const seen: Job[] = [];
+    const settled: Array<{ id: string; s: Settled }> = [];
+    outbox.run((job) => { seen.push(job); return decide(job); }, { concurrency, onSettled: (job, s) => settled.push({ id: job.id, s }) });
+    return { seen, settled };
+  }
+
+  it('enqueues durably, runs each job once and acknowledges it, across a reopen', T, async () => {
+    const ctx = await setup();
+    const a = await ctx.outbox.enqueue({ key: 'k1', group: 'g', payload: { n: 1, text: 'héllo ✓' } });
+    const b = await ctx.outbox.enqueue({ key: 'k2', group: 'g', payload: { n: 2 } });
+    assert.equal(a.duplicate, false);
+    assert.notEqual(a.id, b.id);
+    assert.deepEqual([ctx.outbox.stats().pending, ctx.outbox.stats().done, ctx.outbox.stats().appends], [2, 0, 2]);
+    // On disk before any worker ran: a reopen sees both.
+    let outbox = await ctx.reopen();
+    assert.equal(outbox.stats().pending, 2);
+    const w = work(outbox);
+    await outbox.idle();
+    assert.deepEqual(w.seen.map((j) => j.payload), [{ n: 1, text: 'héllo ✓' }, { n: 2 }]);
+    assert.deepEqual(w.seen.map((j) => [j.key, j.group, j.attempts]), [['k1', 'g', 0], ['k2', 'g', 0]]);
+    assert.deepEqual(w.settled.map((x) => x.s.outcome), ['done', 'done']);
+    assert.equal(outbox.lookup('k1')?.status, 'done');
+    outbox = await ctx.reopen();
+    const again = work(outbox);
+    await outbox.idle();
+    assert.equal(again.seen.length, 0, 'an acknowledged job never runs again');
+    assert.deepEqual([outbox.stats().pending, outbox.stats().done], [0, 2]);
+  });
+
+  it('respects concurrency and runs jobs enqueued while the worker is running', T, async () => {
+    const ctx = await setup();
+    let active = 0;
+    let peak = 0;
+    const gates: Array<() => void> = [];
+    const w = work(ctx.outbox, async () => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise<void>((r) => gates.push(r));
+      active--;
+      return { outcome: 'done' };
+    }, 2);
+    await Promise.all([1, 2, 3, 4, 5].map((n) => ctx.outbox.enqueue({ key: `k${n}`, group: 'g', payload: n })));
+    while (w.seen.length < 5) {
+      await new Promise((r) => setImmediate(r));
+      gates.shift()?.();
+    }
+    gates.splice(0).forEach((g) => g());
+    await ctx.outbox.idle();
+    assert.equal(peak, 2);
+    assert.deepEqual(w.seen.map((j) => j.payload), [1, 2, 3, 4, 5]);
+    assert.equal(ctx.outbox.stats().done, 5);
+  });
+
+  it('retries on the backoff schedule of the injected clock and random, then dead-letters', T, async () => {
+    const ctx = await setup({ retry: { minMs: 1000, maxMs: 8000, factor: 2, jitter: 0.5, maxAttempts: 6 }, random: () => 0.5 });
+    const w = work(ctx.outbox, (job) => { throw new Error(`boom ${job.attempts}`); });
+    const { id } = await ctx.outbox.enqueue({ key: 'k', group: 'g', payload: null });
+    const start = ctx.clock.now();
+    const dues: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      await ctx.outbox.idle();
+      const last = w.settled.at(-1)?.s;
+      if (last?.outcome !== 'retry') break;
+      dues.push(last.due - ctx.clock.now());
+      // One millisecond early: nothing runs.
+      ctx.clock.advance(last.due - ctx.clock.now() - 1);
+      ctx.outbox.poke();
+      await ctx.outbox.idle();
+      assert.equal(w.seen.length, i + 1, 'not run before its due time');
+      ctx.clock.advance(1);
+      ctx.outbox.poke();
+    }
+    await ctx.outbox.idle();
+    assert.deepEqual(dues, [1000, 2000, 4000, 8000, 8000]);
+    assert.deepEqual(w.seen.map((j) => j.attempts), [0, 1, 2, 3, 4, 5]);
+    assert.equal(w.seen[3]?.lastError, 'boom 2');
+    const dead = ctx.outbox.deadLetters();
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0]?.id, id);
+    assert.equal(dead[0]?.attempts, 6);
+    assert.match(dead[0]?.lastError ?? '', /gave up after 6 attempts: boom 5/);
+    assert.ok(ctx.clock.now() - start === 23_000);
+    // The dead letter survives a reopen, and so does its attempt count.
+    const outbox = await ctx.reopen();
+    assert.deepEqual(outbox.deadLetters().map((d) => [d.id, d.attempts]), [[id, 6]]);
+    assert.equal(outbox.stats().dead, 1);
+  });
+
+  it('uses the handler\'s retry time, and does not count a pause as an attempt', T, async () => {
+    const ctx = await setup({ retry: { minMs: 1000, maxAttempts: 2 } });
+    const resetAt = () => ctx.clock.now() + 3600_000;
+    let calls = 0;
+    const w = work(ctx.outbox, () => (++calls <= 3
+      ? { outcome: 'retry', reason: 'quota', at: resetAt(), countAttempt: false }
+      : { outcome: 'done' }));
+    await ctx.outbox.enqueue({ key: 'k', group: 'g', payload: null });
+    for (let i = 0; i < 3; i++) {
+      await ctx.outbox.idle();
+      assert.deepEqual(w.settled.at(-1)?.s, { outcome: 'retry', due: resetAt(), attempts: 0, reason: 'quota' });
+      assert.equal(calls, i + 1);
+      ctx.clock.advance(3600_000);
+      ctx.outbox.poke();
+    }
+    await ctx.outbox.idle();
+    assert.equal(ctx.outbox.stats().done, 1, 'three pauses did not exhaust maxAttempts = 2');
+  });
+
+  it('dead-letters on a dead outcome and replays one or all back to pending', T, async () => {
+    const ctx = await setup();
+    let fail = true;
+    const w = work(ctx.outbox, () => (fail ? { outcome: 'dead', reason: 'HTTP 400 user invalid' } : { outcome: 'done' }));
+    const ids = [];
+    for (const k of ['a', 'b', 'c']) ids.push((await ctx.outbox.enqueue({ key: k, group: 'g', payload: k })).id);
+    await ctx.outbox.idle();
+    assert.equal(ctx.outbox.stats().dead, 3);
+    assert.deepEqual(ctx.outbox.deadLetters().map((d) => [d.key, d.lastError]), [['a', 'HTTP 400 user invalid'], ['b', 'HTTP 400 user invalid'], ['c', 'HTTP 400 user invalid']]);
+    await assert.rejects(ctx.outbox.replay('nope'), /no dead letter/);
+    fail = false;
+    assert.equal(await ctx.outbox.replay(ids[1]!), 1);
+    await ctx.outbox.idle();
+    assert.deepEqual(w.seen.map((j) => j.key), ['a', 'b', 'c', 'b']);
+    assert.equal(w.seen[3]?.attempts, 0);
+    assert.deepEqual([ctx.outbox.stats().dead, ctx.outbox.stats().done], [2, 1]);
+    assert.equal(await ctx.outbox.replay('all'), 2);
+    await ctx.outbox.idle();
+    assert.deepEqual([ctx.outbox.stats().dead, ctx.outbox.stats().done, ctx.outbox.stats().pending], [0, 3, 0]);
+    assert.equal(await ctx.outbox.replay('all'), 0);
+  });
+
+  it('dropGroup drops pending and dead jobs of that group durably, and discards a running one\'s outcome', T, async () => {
+    const ctx = await setup();
+    await ctx.outbox.enqueue({ key: 'x1', group: 'gone', payload: 1 });
+    await ctx.outbox.enqueue({ key: 'x2', group: 'gone', payload: 2 });
+    await ctx.outbox.enqueue({ key: 'y1', group: 'kept', payload: 3 });
+    assert.equal(await ctx.outbox.dropGroup('gone'), 2);
+    let outbox = await ctx.reopen();
+    const w = work(outbox);
+    await outbox.idle();
+    assert.deepEqual(w.seen.map((j) => j.key), ['y1']);
+    assert.equal(outbox.lookup('x1')?.status, 'dropped');
+    assert.deepEqual([outbox.stats().dropped, outbox.stats().done], [2, 1]);
+    await outbox.close();
+
+    // A job of the group is running when the group is dropped: its ack is not recorded as done.
+    outbox = await ctx.reopen();
+    let release!: () => void;
+    const running = new Promise<void>((r) => { release = r; });
+    let started!: () => void;
+    const isStarted = new Promise<void>((r) => { started = r; });
+    const w2 = work(outbox, async () => { started(); await running; return { outcome: 'done' }; });
+    await outbox.enqueue({ key: 'z1', group: 'gone2', payload: 4 });
+    await isStarted;
+    assert.equal(outbox.lookup('z1')?.status, 'inFlight');
+    assert.equal(await outbox.dropGroup('gone2'), 1);
+    release();
+    await outbox.idle();
+    assert.deepEqual(w2.settled.map((s) => s.s), [{ outcome: 'dropped' }]);
+    assert.deepEqual([outbox.stats().dropped, outbox.stats().done], [3, 1]);
+  });
+
+  it('dedupes within the window, across a restart, and lets the key in again after the window', T, async () => {
+    const ctx = await setup({ dedupeWindowMs: 60_000 });
+    const first = await ctx.outbox.enqueue({ key: 'dup', group: 'g', payload: 1 });
+    // Concurrent duplicates while the first is being written: same id, one job.
+    const [a, b] = await Promise.all([
+      ctx.outbox.enqueue({ key: 'race', group: 'g', payload: 1 }),
+      ctx.outbox.enqueue({ key: 'race', group: 'g', payload: 2 }),
+    ]);
+    assert.deepEqual([a.duplicate, b.duplicate, a.id === b.id], [false, true, true]);
+    assert.deepEqual(await ctx.outbox.enqueue({ key: 'dup', group: 'g', payload: 2 }), { id: first.id, duplicate: true });
+    let outbox = await ctx.reopen();
+    assert.deepEqual(await outbox.enqueue({ key: 'dup', group: 'g', payload: 3 }), { id: first.id, duplicate: true });
+    const w = work(outbox);
+    await outbox.idle();
+    assert.equal(w.seen.length, 2);
+    // Done, still within the window (measured from the enqueue): still a duplicate, also after a restart.
+    ctx.clock.advance(59_000);
+    outbox = await ctx.reopen();
+    assert.equal((await outbox.enqueue({ key: 'dup', group: 'g', payload: 4 })).duplicate, true);
+    ctx.clock.advance(1_000);
+    const fresh = await outbox.enqueue({ key: 'dup', group: 'g', payload: 5 });
+    assert.equal(fresh.duplicate, false);
+    assert.notEqual(fresh.id, first.id);
+    assert.equal(outbox.stats().pending, 1);
+  });
+
+  it('a live job dedupes even after the window has passed', T, async () => {
+    const ctx = await setup({ dedupeWindowMs: 1000 });
+    const { id } = await ctx.outbox.enqueue({ key: 'k', group: 'g', payload: 1 });
+    ctx.clock.advance(10_000);
+    assert.deepEqual(await ctx.outbox.enqueue({ key: 'k', group: 'g', payload: 1 }), { id, duplicate: true });
+  });
+
+  it('group commit: 100 concurrent enqueues share a few fsyncs; maxBatch 1 needs 100', T, async () => {
+    const grouped = await setup();
+    const base = grouped.outbox.stats().fsyncs;
+    const results = await Promise.all(Array.from({ length: 100 }, (_, n) => grouped.outbox.enqueue({ key: `k${n}`, group: 'g', payload: n })));
+    assert.equal(new Set(results.map((r) => r.id)).size, 100);
+    const s = grouped.outbox.stats();
+    assert.equal(s.pending, 100);
+    assert.ok(s.fsyncs - base <= 5, `fsyncs: ${s.fsyncs - base}`);
+    assert.ok(s.lastFlushMs >= 0);
+
+    const single = await setup({ maxBatch: 1 });
+    await Promise.all(Array.from({ length: 100 }, (_, n) => single.outbox.enqueue({ key: `k${n}`, group: 'g', payload: n })));
+    assert.equal(single.outbox.stats().fsyncs, 100);
+
+    const none = await setup({ durability: 'none' });
+    await Promise.all(Array.from({ length: 100 }, (_, n) => none.outbox.enqueue({ key: `k${n}`, group: 'g', payload: n })));
+    assert.equal(none.outbox.stats().fsyncs, 0);
+    assert.equal((await none.reopen()).stats().pending, 100);
+  });
+
+  it('recovers from a torn last record at every byte offset, losing only that record', T, async () => {
+    const ctx = await setup();
+    const w = work(ctx.outbox);
+    await ctx.outbox.enqueue({ key: 'acked', group: 'g', payload: 1 });
+    await ctx.outbox.idle();
+    await ctx.outbox.stop();
+    await ctx.outbox.enqueue({ key: 'kept', group: 'g', payload: 2 });
+    const sizeBefore = statSync(join(ctx.dir, JOURNAL_FILE)).size;
+    await ctx.outbox.enqueue({ key: 'torn', group: 'g', payload: { big: 'é'.repeat(40) } });
+    await ctx.outbox.close();
+    assert.equal(w.seen.length, 1);
+    const path = join(ctx.dir, JOURNAL_FILE);
+    const full = readFileSync(path);
+    assert.ok(full.length > sizeBefore + 80);
+    for (let cut = sizeBefore; cut < full.length; cut++) {
+      writeFileSync(path, full.subarray(0, cut));
+      const outbox = await openOutbox({ dir: ctx.dir, clock: ctx.clock, onWarning: (m) => ctx.warnings.push(m) });
+      try {
+        const s = outbox.stats();
+        assert.deepEqual([s.pending, s.done, s.recoveredTailBytes], [1, 1, cut - sizeBefore], `cut at ${cut}`);
+        assert.equal(outbox.lookup('kept')?.status, 'pending');
+        assert.equal(outbox.lookup('torn'), undefined);
+        assert.equal(outbox.lookup('acked')?.status, 'done');
+      } finally {
+        await outbox.close();
+      }
+      assert.equal(statSync(path).size, sizeBefore, 'the torn bytes were cut off');
+    }
+    assert.deepEqual(ctx.warnings, [], 'a torn tail is routine, not a warning');
+    writeFileSync(path, full);
+    ctx.outbox = await openOutbox({ dir: ctx.dir, clock: ctx.clock });
+    assert.equal(ctx.outbox.stats().pending, 2);
+  });
+
+  it('a torn ack makes the job pending again (at-least-once), never lost', T, async () => {
+    const ctx = await setup();
+    await ctx.outbox.enqueue({ key: 'k', group: 'g', payload: 1 });
+    const path = join(ctx.dir, JOURNAL_FILE);
+    const before = statSync(path).size;
+    work(ctx.outbox);
+    await ctx.outbox.idle();
+    await ctx.outbox.close();
+    const full = readFileSync(path);
+    writeFileSync(path, full.subarray(0, full.length - 1)); // the ack's newline is missing
+    const outbox = await ctx.reopen();
+    assert.deepEqual([outbox.stats().pending, outbox.stats().done], [1, 0]);
+    assert.equal(statSync(path).size, before);
+  });
+
+  it('keeps a copy of a damaged region that has intact records after it, and warns', T, async () => {
+    const ctx = await setup();
+    await ctx.outbox.enqueue({ key: 'a', group: 'g', payload: 1 });
+    const path = join(ctx.dir, JOURNAL_FILE);
+    const mid = statSync(path).size;
+    await ctx.outbox.enqueue({ key: 'b', group: 'g', payload: 2 });
+    await ctx.outbox.enqueue({ key: 'c', group: 'g', payload: 3 });
+    await ctx.outbox.close();
+    const buf = readFileSync(path);
+    buf[mid + 20] = buf[mid + 20]! ^ 0x04;
+    writeFileSync(path, buf);
+    const outbox = await ctx.reopen();
+    assert.equal(outbox.stats().pending, 1);
+    assert.equal(ctx.warnings.length, 1);
+    assert.match(ctx.warnings[0]!, /damaged at byte \d+ .* copied to/);
+    const aside = readdirSync(ctx.dir).filter((f) => f.startsWith('journal.damaged-'));
+    assert.equal(aside.length, 1);
+    assert.equal(statSync(join(ctx.dir, aside[0]!)).size, buf.length - mid);
+  });
+
+  it('compaction rewrites live state only and keeps jobs, dead letters, dedupe and counters', T, async () => {
+    const ctx = await setup({ compactAtBytes: 20_000, dedupeWindowMs: 3600_000 });
+    const w = work(ctx.outbox, (job) => ((job.payload as number) % 10 === 0 ? { outcome: 'dead', reason: 'bad' } : { outcome: 'done' }));
+    for (let n = 0; n < 300; n++) await ctx.outbox.enqueue({ key: `k${n}`, group: `g${n % 3}`, payload: n });
+    await ctx.outbox.idle();
+    await ctx.outbox.stop();
+    assert.ok(ctx.outbox.stats().compactions >= 1, 'compacted automatically by size');
+    for (let n = 300; n < 305; n++) await ctx.outbox.enqueue({ key: `k${n}`, group: 'g0', payload: n });
+    await ctx.outbox.compact();
+    const path = join(ctx.dir, JOURNAL_FILE);
+    const size = statSync(path).size;
+    assert.equal(ctx.outbox.stats().journalBytes, size);
+    assert.ok(!existsSync(join(ctx.dir, 'journal.compact.tmp')));
+    const outbox = await ctx.reopen();
+    const s = outbox.stats();
+    assert.deepEqual([s.pending, s.dead, s.done], [5, 30, 270]);
+    assert.equal(w.seen.length, 300);
+    assert.equal((await outbox.enqueue({ key: 'k1', group: 'g1', payload: 0 })).duplicate, true, 'dedupe index survived compaction');
+    assert.equal((await outbox.enqueue({ key: 'k302', group: 'g0', payload: 0 })).duplicate, true);
+    // Past the window, compaction forgets ended keys: the journal shrinks to live jobs.
+    ctx.clock.advance(3600_000);
+    await outbox.compact();
+    assert.ok(statSync(path).size < size / 3, `${statSync(path).size} vs ${size}`);
+    // meta + (job + its key) for 5 pending and 30 dead jobs; no entries for the 270 ended keys
+    assert.equal(readFileSync(path, 'utf8').trim().split('\n').length, 1 + 2 * 35);
+    assert.equal((await outbox.enqueue({ key: 'k1', group: 'g1', payload: 0 })).duplicate, false);
+    const after = await ctx.reopen();
+    assert.deepEqual([after.stats().pending, after.stats().dead, after.stats().done], [6, 30, 270]);
+    assert.equal(after.deadLetters()[0]?.lastError, 'bad');
+  });
+
+  it('refuses a second opener while the lock is held, and takes over a stale lock', T, async () => {
+    const ctx = await setup();
+    await assert.rejects(openOutbox({ dir: ctx.dir }), (err: unknown) => err instanceof OutboxLockedError && /in use by process/.test(err.message));
+    await ctx.outbox.close();
+    writeFileSync(join(ctx.dir, 'outbox.lock'), '2147483646\n'); // no such process
+    ctx.outbox = await openOutbox({ dir: ctx.dir, clock: ctx.clock });
+    assert.equal(readFileSync(join(ctx.dir, 'outbox.lock'), 'utf8').trim(), String(process.pid));
+    await ctx.outbox.close();
+    assert.ok(!existsSync(join(ctx.dir, 'outbox.lock')));
+    ctx.outbox = await openOutbox({ dir: ctx.dir, clock: ctx.clock });
+  });
+
+  it('inspectOutbox reads without the lock or changing the file', T, async () => {
+    const ctx = await setup();
+    work(ctx.outbox, () => ({ outcome: 'dead', reason: 'nope' }));
+    await ctx.outbox.enqueue({ key: 'a', group: 'g', payload: 1 });
+    await ctx.outbox.idle();
+    const path = join(ctx.dir, JOURNAL_FILE);
+    const size = statSync(path).size;
+    writeFileSync(path, readFileSync(path).toString() + encodeRecord({ t: 'ack' }).slice(0, 5), { flag: 'w' });
+    const snap = inspectOutbox(ctx.dir);
+    assert.deepEqual([snap.dead, snap.pending, snap.damagedTailBytes], [1, 0, 5]);
+    assert.equal(snap.deadLetters[0]?.lastError, 'nope');
+    assert.equal(statSync(path).size, size + 5);
+    truncateSync(path, size);
+  });
+
+  it('rejects bad input and use after close clearly', T, async () => {
+    const ctx = await setup();
+    await assert.rejects(ctx.outbox.enqueue({ key: '', group: 'g', payload: 1 }), /key must be/);
+    await assert.rejects(ctx.outbox.enqueue({ key: 'k', group: '', payload: 1 }), /group must be/);
+    await assert.rejects(ctx.outbox.enqueue({ key: 'k', group: 'g', payload: 1n }), TypeError);
+    await assert.rejects(openOutbox({ dir: join(ctx.dir, 'x'), retry: { jitter: 5 } }), RangeError);
+    assert.throws(() => ctx.outbox.run(() => ({ outcome: 'done' }), { concurrency: 0 }), RangeError);
+    await ctx.outbox.close();
+    await assert.rejects(ctx.outbox.enqueue({ key: 'k', group: 'g', payload: 1 }), /closed/);
+  });
+});
