@@ -59,6 +59,10 @@ export interface DeliveryAttempt {
   status: number;
   error?: string;
   responseBody?: string;
+  /** The receiver's `Sentry-Hook-Error` response header (an error id), when it sent one. */
+  hookError?: string;
+  /** The receiver's `Sentry-Hook-Project` response header (a project id), when it sent one. */
+  hookProject?: string;
 }
 
 /** A webhook the emulator sent (or tried to), with every attempt. */
@@ -87,6 +91,8 @@ export interface RecordedRequest {
   body: string;
   status: number;
   responseBody: string;
+  /** The fault applied to this request, if any ('drop', 'commit-then-drop', 'status', 'latency'). */
+  fault?: string;
   /** A name for the endpoint that served it ('token.exchange', 'token.refresh', 'token.jwt', 'verify', 'issue', 'organization', …) or 'unknown'. */
   endpoint: string;
 }
@@ -132,6 +138,8 @@ export interface SentryEmulator {
   /** Uninstalls: installation.deleted sent once (never retried), then the token loses access. */
   uninstall(installationId: string): Promise<DeliveryRecord | undefined>;
   installation(installationId: string): EmulatorInstallation | undefined;
+  /** Every installation, uninstalled ones included (their `deleted` is true). */
+  installations(): EmulatorInstallation[];
   /** Creates an issue in the installation's org and sends the issue webhook (only to installed installations subscribed to 'issue'). */
   emitIssue(options: EmitIssueOptions): Promise<{ issueId: string; delivery?: DeliveryRecord }>;
   /** Sends any resource/action with a given data object through the real webhook path. */

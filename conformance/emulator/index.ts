@@ -1,0 +1,109 @@
+/**
+ * The Sentry emulator: an in-process HTTP server on loopback that behaves as Sentry's integration
+ * platform does for one or more registered apps (install, token exchange/refresh/JWT, verify,
+ * API auth, issues, uninstall, signed webhooks), with a controllable clock, fault injection, a
+ * record of everything, and the same controls over HTTP under `/_emulator/`.
+ *
+ * @example
+ * const sentry = await startSentryEmulator({ apps: [{ webhookUrl: 'http://127.0.0.1:3000/webhook' }] });
+ * const { installation, code } = await sentry.install({ org: 'acme' });
+ * sentry.advanceClock(8 * 3600_000);   // the token is now expired
+ * await sentry.close();
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { controlEndpoint } from './control.ts';
+import { FaultSet } from './faults.ts';
+import { Operations } from './operations.ts';
+import { resolveOptions, type EmulatorOptions } from './options.ts';
+import { Recorder } from './record.ts';
+import { createHandler, routeSentry } from './server.ts';
+import { EmulatorState, publicInstallation } from './state.ts';
+import type { SentryEmulator } from './types.ts';
+import { WebhookSender } from './webhooks.ts';
+
+export type { EmulatorOptions } from './options.ts';
+export type * from './types.ts';
+export { signJwt } from './jwt.ts';
+export { GRANT_AUTHORIZATION, GRANT_JWT, GRANT_REFRESH } from './tokens.ts';
+
+/** Starts the emulator; resolves once it listens. */
+export async function startSentryEmulator(input: EmulatorOptions = {}): Promise<SentryEmulator> {
+  const options = resolveOptions(input);
+  const state = new EmulatorState(options);
+  for (const app of options.apps ?? [{}]) state.addApp(app);
+  const recorder = new Recorder();
+  const faults = new FaultSet();
+  const sender = new WebhookSender(options, recorder, faults);
+  let baseUrl = '';
+  const ops = new Operations({ state, options, sender, baseUrl: () => baseUrl });
+  const sleeps = new Set<() => void>();
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => {
+    const finish = (): void => { clearTimeout(timer); sleeps.delete(finish); resolve(); };
+    const timer = setTimeout(finish, ms);
+    sleeps.add(finish);
+  });
+
+  const emulator: SentryEmulator = {
+    get url() { return baseUrl; },
+    clock: options.clock,
+    get app() { return ops.app(); },
+    apps: () => [...state.apps.values()],
+    registerApp: (partial) => state.addApp(partial),
+    updateApp(slug, changes) {
+      const app = ops.app(slug);
+      const { slug: _ignored, ...rest } = changes;
+      Object.assign(app, rest);
+      return app;
+    },
+    install: async (opts) => ops.install(opts),
+    sendInstallationCreated: (id, opts) => ops.sendInstallationCreated(id, opts),
+    uninstall: (id) => ops.uninstall(id),
+    installation: (id) => {
+      const row = state.installations.get(id);
+      return row && publicInstallation(row);
+    },
+    installations: () => [...state.installations.values()].map(publicInstallation),
+    emitIssue: (opts) => ops.emitIssue(opts),
+    emitWebhook: (opts) => ops.emitWebhook(opts),
+    advanceClock: (ms) => options.clock.advance(ms),
+    inject: (fault) => faults.add(fault),
+    clearFaults: () => faults.clear(),
+    requests: (filter) => recorder.requests(filter),
+    deliveries: (filter) => recorder.deliveries(filter),
+    onEvent: (listener) => recorder.listen(listener),
+    close: async () => {
+      for (const finish of [...sleeps]) finish();
+      await sender.close();
+      await closeServer(server);
+    },
+  };
+
+  const deps = { state, options, baseUrl: () => baseUrl };
+  const server = createServer(createHandler({
+    route: (ctx) => routeSentry(ctx, deps),
+    control: (ctx) => controlEndpoint(ctx, emulator, { faults: () => faults.list() }),
+    faults,
+    recorder,
+    now: () => options.clock.now(),
+    sleep,
+  }));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  baseUrl = `http://${host}:${address.port}`;
+  return emulator;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
