@@ -1,0 +1,262 @@
+import { after, afterEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { sign } from '../sentry/signature.ts';
+import { startStack, installViaRedirect, type Stack } from './harness.ts';
+
+const T = { timeout: 30_000 };
+let stack: Stack | undefined;
+
+async function fresh(options: Parameters<typeof startStack>[0] = {}): Promise<Stack> {
+  await stack?.stop();
+  stack = await startStack(options);
+  return stack;
+}
+
+function count(s: Stack, endpoint: string, status?: number): number {
+  return s.emulator.requests({ endpoint }).filter((r) => status === undefined || r.status === status).length;
+}
+
+async function postWebhook(s: Stack, body: string | Buffer, headers: Record<string, string> = {}, method = 'POST') {
+  const res = await request(`${s.url}/webhook`, {
+    method: method as 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    ...(method === 'POST' ? { body } : {}),
+  });
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+function assertNoSecretsLogged(s: Stack): void {
+  const text = s.logger.lines.join('\n');
+  assert.ok(!text.includes(s.emulator.app.clientSecret), 'client secret logged');
+  assert.doesNotMatch(text, /[0-9a-f]{64}/, 'a 64-hex value (token/signature) was logged');
+  for (const req of s.emulator.requests()) {
+    const body = req.body && req.body.startsWith('{') ? JSON.parse(req.body) as Record<string, unknown> : {};
+    if (typeof body.code === 'string') assert.ok(!text.includes(body.code), 'grant code logged');
+  }
+}
+
+describe('integration server end to end (emulator + file store)', () => {
+  afterEach(() => { if (stack) assertNoSecretsLogged(stack); });
+  after(async () => { await stack?.stop(); stack = undefined; });
+
+  it('redirect install with verify: exchange, store, PUT with the new bearer, 302 to the app settings', T, async () => {
+    const s = await fresh({ verifyInstall: true });
+    const { id, status, location } = await installViaRedirect(s);
+    assert.equal(status, 302);
+    assert.equal(location, `${s.emulator.url}/settings/acme/sentry-apps/${s.emulator.app.slug}/`);
+    const record = await s.store.get(id);
+    assert.ok(record);
+    assert.equal(record.status, 'active');
+    assert.equal(record.verified, true);
+    assert.equal(record.orgSlug, 'acme');
+    assert.equal(s.emulator.installation(id)?.status, 'installed');
+    const [verify] = s.emulator.requests({ endpoint: 'verify' });
+    assert.equal(verify?.status, 200);
+    assert.equal(verify?.headers.authorization, `Bearer ${record.token}`);
+    const exchange = s.emulator.requests({ endpoint: 'token.exchange' })[0]!;
+    assert.match(exchange.headers['content-type'] ?? '', /^application\/json/);
+    for (const r of s.emulator.requests()) assert.equal(r.headers.origin, undefined, 'Origin header sent');
+  });
+
+  it('redirect install without verify: no PUT, install already installed', T, async () => {
+    const s = await fresh({ verifyInstall: false, env: { SETUP_REDIRECT_URL: 'https://example.test/done?x=1' } });
+    const { id, status, location } = await installViaRedirect(s);
+    assert.equal(status, 302);
+    assert.equal(location, 'https://example.test/done?x=1');
+    assert.equal(count(s, 'verify'), 0);
+    assert.equal((await s.store.get(id))?.verified, true);
+    assert.equal(s.emulator.installation(id)?.status, 'installed');
+  });
+
+  it('webhook install: installation.created exchanges the code and verifies', T, async () => {
+    const s = await fresh();
+    const result = await s.emulator.install({ org: 'hooks' });
+    const delivery = await result.webhook!;
+    assert.equal(delivery.delivered, true);
+    assert.equal(delivery.attempts[0]?.status, 200);
+    const record = await s.store.get(result.installation.uuid);
+    assert.equal(record?.orgSlug, 'hooks');
+    assert.equal(record?.verified, true);
+    assert.equal(s.emulator.installation(result.installation.uuid)?.status, 'installed');
+  });
+
+  it('same code by webhook then redirect: one exchange, redirect still succeeds', T, async () => {
+    const s = await fresh();
+    const result = await s.emulator.install();
+    await result.webhook;
+    const token = (await s.store.get(result.installation.uuid))?.token;
+    const res = await s.browse(result.redirectUrl!);
+    assert.equal(res.status, 302);
+    assert.equal(count(s, 'token.exchange'), 1);
+    assert.equal((await s.store.get(result.installation.uuid))?.token, token, 'record overwritten');
+  });
+
+  it('same code by redirect then (late) webhook: one exchange, webhook 2xx, nothing overwritten', T, async () => {
+    const s = await fresh();
+    s.emulator.inject({ endpoint: 'webhook', kind: 'latency', ms: 300, count: 1 });
+    const result = await s.emulator.install();
+    const res = await s.browse(result.redirectUrl!);
+    assert.equal(res.status, 302);
+    const token = (await s.store.get(result.installation.uuid))?.token;
+    const delivery = await result.webhook!;
+    assert.equal(delivery.delivered, true);
+    assert.equal(count(s, 'token.exchange'), 1);
+    assert.equal((await s.store.get(result.installation.uuid))?.token, token);
+  });
+
+  it('same code by both at once: exactly one exchange, both succeed', T, async () => {
+    const s = await fresh();
+    const result = await s.emulator.install();
+    const [res, delivery] = await Promise.all([s.browse(result.redirectUrl!), result.webhook!]);
+    assert.equal(res.status, 302);
+    assert.equal(delivery.delivered, true);
+    await s.app.idle();
+    assert.equal(count(s, 'token.exchange'), 1);
+    assert.equal(count(s, 'token.exchange', 401), 0);
+  });
+
+  it('a code exchanged elsewhere: 401 grant answer → 400 page, nothing stored', T, async () => {
+    const s = await fresh();
+    const result = await s.emulator.install({ sendWebhook: false });
+    await s.api.exchange(result.installation.uuid, result.code!); // someone else used it
+    const res = await s.browse(result.redirectUrl!);
+    assert.equal(res.status, 400);
+    assert.match(res.body, /unknown, used or expired/);
+    assert.equal(await s.store.get(result.installation.uuid), undefined);
+  });
+
+  it('expired grant: 400 page, no stack trace, nothing stored', T, async () => {
+    const s = await fresh();
+    const result = await s.emulator.install({ sendWebhook: false });
+    s.emulator.advanceClock(11 * 60_000);
+    const res = await s.browse(result.redirectUrl!);
+    assert.equal(res.status, 400);
+    assert.match(res.body, /<html/);
+    assert.doesNotMatch(res.body, /at \w+ \(|\.ts:\d+/);
+    assert.equal(count(s, 'token.exchange', 401), 1);
+    assert.equal(await s.store.get(result.installation.uuid), undefined);
+  });
+
+  it('wrong credentials: 502 page', T, async () => {
+    const s = await fresh({ env: { SENTRY_CLIENT_SECRET: 'f'.repeat(64) } });
+    const result = await s.emulator.install({ sendWebhook: false });
+    const res = await s.browse(result.redirectUrl!);
+    assert.equal(res.status, 502);
+    assert.doesNotMatch(res.body, /f{64}|\.ts:\d+/);
+    assert.equal(await s.store.get(result.installation.uuid), undefined);
+  });
+
+  it('rejects installationId path injection without calling Sentry', T, async () => {
+    const s = await fresh();
+    const result = await s.emulator.install({ sendWebhook: false });
+    const before = s.emulator.requests().length;
+    for (const bad of ['../../api/0/organizations/acme', '%2e%2e%2fx', `${result.installation.uuid}/../x`, `${result.installation.uuid.toUpperCase()}`, '']) {
+      const target = `${s.url}/setup?installationId=${encodeURIComponent(bad)}&code=${result.code}&orgSlug=acme`;
+      assert.equal((await s.browse(target)).status, 400, bad);
+    }
+    assert.equal((await s.browse(`${s.url}/setup?installationId=${result.installation.uuid}&code=${result.code}&orgSlug=..%2Fx`)).status, 400);
+    assert.equal((await s.browse(`${s.url}/setup?installationId=${result.installation.uuid}&code=bad%2Fcode&orgSlug=acme`)).status, 400);
+    assert.equal(s.emulator.requests().length, before, 'a request reached the emulator');
+    assert.deepEqual(s.emulator.requests({ endpoint: 'unknown' }), []);
+  });
+
+  it('signed state: issued state accepted, foreign/replayed state → 400', T, async () => {
+    const s = await fresh();
+    const start = await s.browse(`${s.url}/setup/start`);
+    assert.equal(start.status, 302);
+    const state = new URL(start.location!).searchParams.get('state')!;
+    assert.match(start.location!, new RegExp(`/sentry-apps/${s.emulator.app.slug}/external-install/\\?state=`));
+    const ok = await s.emulator.install({ sendWebhook: false, state });
+    assert.equal((await s.browse(ok.redirectUrl!)).status, 302);
+    const replay = await s.emulator.install({ sendWebhook: false, state, org: 'other' });
+    assert.equal((await s.browse(replay.redirectUrl!)).status, 400);
+    const forged = await s.emulator.install({ sendWebhook: false, state: `${Date.now()}.AAAAAAAAAAAAAAAAAAAAAA.${'A'.repeat(43)}`, org: 'third' });
+    const res = await s.browse(forged.redirectUrl!);
+    assert.equal(res.status, 400);
+    assert.equal(await s.store.get(forged.installation.uuid), undefined);
+  });
+
+  it('webhook receiver: signature, size, JSON, method, unknown resources', T, async () => {
+    const s = await fresh();
+    const secret = s.emulator.app.clientSecret;
+    const body = JSON.stringify({ action: 'created', installation: { uuid: '2ebf071f-28df-4989-aca9-c37c763b278f' }, data: { seer: {} }, actor: { type: 'application', id: 'sentry', name: 'Sentry' } });
+    assert.equal((await postWebhook(s, body)).status, 401, 'missing signature');
+    assert.equal((await postWebhook(s, body, { 'sentry-hook-signature': sign('wrong', body) })).status, 401);
+    assert.equal((await postWebhook(s, body, { 'sentry-hook-signature': 'zz' })).status, 401);
+    assert.equal((await postWebhook(s, body + ' ', { 'sentry-hook-signature': sign(secret, body) })).status, 401, 'tampered');
+    assert.equal((await postWebhook(s, body, { 'sentry-hook-signature': sign(secret, body), 'sentry-hook-resource': 'seer' })).status, 200);
+    assert.equal((await postWebhook(s, body, { 'sentry-app-signature': sign(secret, body) })).status, 200, 'UI-component header');
+    assert.equal((await postWebhook(s, '', { 'sentry-app-signature': sign(secret, '') })).status, 200, 'empty body');
+    assert.equal((await postWebhook(s, '{bad', { 'sentry-hook-signature': sign(secret, '{bad') })).status, 400);
+    const big = Buffer.alloc((1 << 20) + 1, 0x20);
+    assert.equal((await postWebhook(s, big, { 'sentry-hook-signature': sign(secret, big) })).status, 413);
+    assert.equal((await postWebhook(s, '', {}, 'GET')).status, 405);
+    const badInstall = JSON.stringify({ action: 'created', installation: { uuid: '../x' }, data: {} });
+    assert.equal((await postWebhook(s, badInstall, { 'sentry-hook-signature': sign(secret, badInstall), 'sentry-hook-resource': 'installation' })).status, 400);
+    const res = await request(`${s.url}/nope`);
+    assert.equal(res.statusCode, 404);
+    await res.body.dump();
+    // Previous secret accepted during a rotation.
+    const s2 = await fresh({ env: { SENTRY_CLIENT_SECRET_PREVIOUS: 'old-secret' } });
+    assert.equal((await postWebhook(s2, body, { 'sentry-hook-signature': sign('old-secret', body), 'sentry-hook-resource': 'seer' })).status, 200);
+  });
+
+  it('hands other resources to the pluggable handler', T, async () => {
+    const seen: string[] = [];
+    const s = await fresh({ server: { onWebhook: (r) => { seen.push(`${r.resource}.${r.envelope?.action}`); return { status: 202 }; } } });
+    const { id } = await installViaRedirect(s);
+    const { delivery } = await s.emulator.emitIssue({ installationId: id });
+    assert.equal(delivery?.attempts[0]?.status, 202);
+    assert.deepEqual(seen, ['issue.created']);
+  });
+
+  it('uninstall purges tokens (no file in DATA_DIR holds them) and nothing is sent afterwards', T, async () => {
+    const s = await fresh();
+    const { id } = await installViaRedirect(s);
+    const record = (await s.store.get(id))!;
+    const delivery = await s.emulator.uninstall(id);
+    assert.equal(delivery?.attempts[0]?.status, 200);
+    assert.equal(await s.store.get(id), undefined);
+    for (const name of await readdir(s.dataDir)) {
+      const bytes = await readFile(join(s.dataDir, name)).catch(() => Buffer.alloc(0));
+      assert.ok(!bytes.includes(record.token) && !bytes.includes(record.refreshToken), `${name} holds a token`);
+    }
+    const before = s.emulator.requests().length;
+    s.emulator.advanceClock(9 * 3600_000);
+    await assert.rejects(s.app.tokens.withToken(id, (t) => s.api.getOrganization(t, 'acme')), /unknown installation/);
+    assert.equal(s.emulator.requests().length, before);
+    // A late installation.created for it with a stale code changes nothing; deleted for an unknown install → 2xx.
+    const again = await s.emulator.uninstall(id).catch(() => undefined);
+    assert.ok(again === undefined || again.attempts.every((a) => a.status < 300));
+  });
+
+  it('restart: tokens survive and work', T, async () => {
+    const s = await fresh();
+    const { id } = await installViaRedirect(s);
+    const token = (await s.store.get(id))!.token;
+    await s.stop({ keepEmulator: true, keepDir: true });
+    stack = await startStack({ sentry: s.emulator, dataDir: s.dataDir });
+    assert.equal((await stack.store.get(id))?.token, token);
+    const org = await stack.app.tokens.withToken(id, (t) => stack!.api.getOrganization(t, 'acme'));
+    assert.equal(org.slug, 'acme');
+    await stack.stop({ keepEmulator: true });
+    await s.emulator.close();
+    await s.stop().catch(() => {});
+    stack = undefined;
+  });
+
+  it('/healthz reports installations and needs-reauth', T, async () => {
+    const s = await fresh({ server: { health: () => ({ outbox: { pending: 0 } }) } });
+    await installViaRedirect(s);
+    const res = await request(`${s.url}/healthz`);
+    const body = await res.body.json() as Record<string, unknown>;
+    assert.equal(res.statusCode, 200);
+    assert.equal(body.ok, true);
+    assert.equal(body.installations, 1);
+    assert.deepEqual(body.needsReauth, []);
+    assert.deepEqual(body.outbox, { pending: 0 });
+  });
+});
