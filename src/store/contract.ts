@@ -217,6 +217,30 @@ export function runStoreContract(name: string, makeStore: () => Promise<Contract
       await assert.rejects(store.withLock(record.installationId, async () => 1), StoreClosedError);
     });
 
+    it('close lets a running withLock finish, writes included, and refuses new ones', async () => {
+      const record = sampleRecord();
+      let open!: () => void;
+      const gate = new Promise<void>((r) => { open = r; });
+      let entered!: () => void;
+      const inside = new Promise<void>((r) => { entered = r; });
+      const held = store.withLock(record.installationId, async () => {
+        entered();
+        await gate;
+        await store.put(record);
+        return store.get(record.installationId);
+      });
+      await inside;
+      const closing = store.close();
+      await assert.rejects(store.withLock(record.installationId, async () => 1), StoreClosedError);
+      open();
+      await closing;
+      assert.deepEqual(await held, record);
+      if (subject.reopen) {
+        store = await subject.reopen();
+        assert.deepEqual(await store.get(record.installationId), record);
+      }
+    });
+
     it('keeps records across a reopen (durable backends)', async (t) => {
       if (!subject.reopen) { t.skip('backend is not durable'); return; }
       const kept = sampleRecord();

@@ -140,7 +140,7 @@ describe('file store on disk', { timeout: 60_000 }, () => {
     ['future version', (good) => good.toString().replace('"version":1', '"version":9'), /unsupported version 9/],
   ];
   for (const [label, corrupt, reason] of corruptions) {
-    it(`a ${label} file is a StoreCorruptError naming it, and is never overwritten`, async () => {
+    it(`a corrupt file (${label}) is a StoreCorruptError naming it, and is never overwritten`, async () => {
       const store = await open();
       const record = sampleRecord();
       await store.put(record);

@@ -65,6 +65,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
   const writes = new KeyedMutex();
   const locks = new KeyedMutex();
   let closed = false;
+  let closing = false;
   const pathOf = (id: string) => join(dir, `${canonicalInstallationId(id)}.json`);
   const live = () => { if (closed) throw new StoreClosedError(); };
 
@@ -162,21 +163,28 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
     },
     async withLock(installationId, fn) {
       live();
+      if (closing) throw new StoreClosedError();
       const id = canonicalInstallationId(installationId);
       // In-process queue first (cheap hand-off), then the lock file for other processes.
       return locks.run(id, async () => {
         const release = await acquireFileLock(join(dir, `${id}.lock`), { clock, staleMs });
+        const started = clock.now();
         try {
           return await fn();
         } finally {
           await release();
+          if (clock.now() - started > staleMs) {
+            warn(`lock for ${id} was held ${clock.now() - started} ms, longer than lockStaleMs (${staleMs}); another process may have taken it over`);
+          }
         }
       });
     },
+    /** Graceful: refuses new `withLock`, lets running ones finish (their puts included), then flushes. */
     async close() {
+      closing = true;
+      await locks.idle();
       closed = true;
       await writes.idle();
-      await locks.idle();
     },
   };
 

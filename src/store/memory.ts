@@ -15,6 +15,7 @@ export function createMemoryStore(): InstallationStore {
   const records = new Map<string, string>();
   const locks = new KeyedMutex();
   let closed = false;
+  let closing = false;
   const live = () => { if (closed) throw new StoreClosedError(); };
   return {
     async get(installationId) {
@@ -36,11 +37,13 @@ export function createMemoryStore(): InstallationStore {
     },
     async withLock(installationId, fn) {
       live();
+      if (closing) throw new StoreClosedError();
       return locks.run(canonicalInstallationId(installationId), fn);
     },
     async close() {
-      closed = true;
+      closing = true;
       await locks.idle();
+      closed = true;
     },
   };
 }
