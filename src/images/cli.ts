@@ -1,5 +1,119 @@
-/** PLACEHOLDER: replaced by the module's owner. */
-export async function run(_args: string[]): Promise<number> {
-  console.error('not implemented yet');
-  return 2;
+/**
+ * `check-images [--logo FILE] [--icon FILE] [--fix] [--json]`
+ *
+ * Exit status: 0 when no file fails (warnings allowed), 1 when a file fails, 2 for usage errors or a file
+ * that cannot be read. With --fix, a corrected copy is written beside each failing file as
+ * `<name>.fixed.png`, re-checked and listed as its own entry; the status still describes the given files.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { checkImage, type ImageReport } from './check.ts';
+import type { ImageFinding, ImageKind } from './findings.ts';
+import { fixImage } from './fix.ts';
+
+const USAGE = `usage: check-images [--logo FILE] [--icon FILE] [--fix] [--json]
+  --logo FILE   check FILE as the integration's logo (colour)
+  --icon FILE   check FILE as the integration's icon (black + alpha)
+  --fix         write FILE.fixed.png with mechanical corrections (RGBA black icon, square canvas, size)
+  --json        print {"files":[{path,kind,ok,errors,warnings}]}
+exit: 0 ok (warnings allowed), 1 a file fails, 2 usage or unreadable file`;
+
+/** One file's verdict exactly as `--json` prints it. */
+export interface FileVerdict {
+  path: string;
+  kind: ImageKind;
+  ok: boolean;
+  errors: ImageFinding[];
+  warnings: ImageFinding[];
+}
+
+/** Projects a report onto the JSON shape (no extra keys). @example toVerdict('logo.png', checkImage(b, 'logo')) */
+export function toVerdict(path: string, report: ImageReport): FileVerdict {
+  return {
+    path,
+    kind: report.kind,
+    ok: report.ok,
+    errors: report.errors.map(({ code, message }) => ({ code, message })),
+    warnings: report.warnings.map(({ code, message }) => ({ code, message })),
+  };
+}
+
+/** Human lines for one verdict: a header line, then one line per finding. */
+export function formatVerdict(v: FileVerdict): string[] {
+  return [
+    `${v.kind} ${v.path}: ${v.ok ? (v.warnings.length ? 'ok (with warnings)' : 'ok') : 'FAIL'}`,
+    ...v.errors.map((f) => `  error   ${f.code}: ${f.message}`),
+    ...v.warnings.map((f) => `  warning ${f.code}: ${f.message}`),
+  ];
+}
+
+/** `path/name.png` → `path/name.fixed.png`. */
+export function fixedPath(path: string): string {
+  return /\.png$/i.test(path) ? path.replace(/\.png$/i, '.fixed.png') : `${path}.fixed.png`;
+}
+
+/** Runs the command. @example await run(['--icon', 'icon.png', '--json']) */
+export async function run(args: string[]): Promise<number> {
+  let values: { logo?: string; icon?: string; fix?: boolean; json?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { logo: { type: 'string' }, icon: { type: 'string' }, fix: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    console.error(`check-images: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const targets: Array<{ path: string; kind: ImageKind }> = [];
+  if (values.logo !== undefined) targets.push({ path: values.logo, kind: 'logo' });
+  if (values.icon !== undefined) targets.push({ path: values.icon, kind: 'icon' });
+  if (targets.length === 0) {
+    console.error(`check-images: give --logo FILE and/or --icon FILE\n${USAGE}`);
+    return 2;
+  }
+  const inputs: Array<{ path: string; kind: ImageKind; bytes: Uint8Array }> = [];
+  for (const t of targets) {
+    try {
+      inputs.push({ ...t, bytes: await readFile(t.path) });
+    } catch (error) {
+      console.error(`check-images: cannot read ${t.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      return 2;
+    }
+  }
+  const files: FileVerdict[] = [];
+  const notes: string[] = [];
+  let failed = false;
+  for (const input of inputs) {
+    const verdict = toVerdict(input.path, checkImage(input.bytes, input.kind));
+    files.push(verdict);
+    if (!verdict.ok) failed = true;
+    if (!values.fix || verdict.ok) continue;
+    const result = fixImage(input.bytes, input.kind);
+    if (!result.fixed) {
+      notes.push(`  fix     ${input.path}: ${result.reason}`);
+      continue;
+    }
+    const out = fixedPath(input.path);
+    try {
+      await writeFile(out, result.png);
+    } catch (error) {
+      console.error(`check-images: cannot write ${out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      return 2;
+    }
+    const after = toVerdict(out, checkImage(result.png, input.kind));
+    files.push(after);
+    notes.push(`  fix     wrote ${out} (${after.ok ? 'passes' : 'still fails'}): ${result.changes.join('; ')}`);
+  }
+  if (values.json) console.log(JSON.stringify({ files }));
+  else {
+    for (const v of files) console.log(formatVerdict(v).join('\n'));
+    for (const n of notes) console.log(n);
+  }
+  return failed ? 1 : 0;
 }

@@ -1,0 +1,99 @@
+/**
+ * Is a URL one Sentry can reach on the public internet over TLS? Reviewers reject http, localhost and
+ * private addresses; Sentry's own outbound requests refuse private ranges (its `safe_urlopen` blocklist).
+ */
+
+/** Why an address is not public, or undefined when it is. @example privateIpv4Reason('10.1.2.3') // 'private (10.0.0.0/8)' */
+export function privateIpv4Reason(host: string): string | undefined {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(host);
+  if (!m) return undefined;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  if (a === 0) return 'the unspecified/"this network" range (0.0.0.0/8)';
+  if (a === 10) return 'private (10.0.0.0/8)';
+  if (a === 127) return 'loopback (127.0.0.0/8)';
+  if (a === 169 && b === 254) return 'link-local (169.254.0.0/16)';
+  if (a === 172 && b >= 16 && b <= 31) return 'private (172.16.0.0/12)';
+  if (a === 192 && b === 168) return 'private (192.168.0.0/16)';
+  if (a === 100 && b >= 64 && b <= 127) return 'carrier-grade NAT (100.64.0.0/10)';
+  if (a === 192 && b === 0 && Number(m[3]) === 0) return 'IETF protocol assignments (192.0.0.0/24)';
+  if (a === 198 && (b === 18 || b === 19)) return 'benchmarking (198.18.0.0/15)';
+  if (a >= 224) return 'multicast or reserved (224.0.0.0/3)';
+  return undefined;
+}
+
+function ipv6Groups(host: string): number[] | undefined {
+  let text = host;
+  let tail: number[] = [];
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const parts = v4[1]!.split('.').map(Number);
+    tail = [(parts[0]! << 8) | parts[1]!, (parts[2]! << 8) | parts[3]!];
+    text = text.slice(0, -v4[1]!.length) + '0:0';
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
+  const head = parse(halves[0]!);
+  const rest = halves.length === 2 ? parse(halves[1]!) : [];
+  const groups = halves.length === 2 ? [...head, ...Array<number>(8 - head.length - rest.length).fill(0), ...rest] : head;
+  if (groups.length !== 8 || groups.some((g) => Number.isNaN(g))) return undefined;
+  if (tail.length) groups.splice(6, 2, ...tail);
+  return groups;
+}
+
+/** Why an IPv6 literal (without brackets) is not public. @example privateIpv6Reason('fe80::1') // 'link-local (fe80::/10)' */
+export function privateIpv6Reason(host: string): string | undefined {
+  const g = ipv6Groups(host);
+  if (!g) return undefined;
+  if (g.every((v) => v === 0)) return 'the unspecified address (::)';
+  if (g.slice(0, 7).every((v) => v === 0) && g[7] === 1) return 'loopback (::1)';
+  if (g.slice(0, 5).every((v) => v === 0) && g[5] === 0xffff) {
+    const v4 = `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
+    const reason = privateIpv4Reason(v4);
+    return reason ? `an IPv4-mapped ${reason} address` : undefined;
+  }
+  if ((g[0]! & 0xfe00) === 0xfc00) return 'unique local (fc00::/7)';
+  if ((g[0]! & 0xffc0) === 0xfe80) return 'link-local (fe80::/10)';
+  if ((g[0]! & 0xff00) === 0xff00) return 'multicast (ff00::/8)';
+  if (g[0] === 0x2001 && g[1] === 0x0db8) return 'documentation (2001:db8::/32)';
+  return undefined;
+}
+
+/** A problem with a URL Sentry must call or send users to. */
+export interface UrlProblem {
+  severity: 'error' | 'warning';
+  code: string;
+  message: string;
+}
+
+/**
+ * Checks that a URL is https and names a public host. WHATWG parsing normalises odd IPv4 spellings
+ * (`http://0x7f.1/` → 127.0.0.1), so they cannot slip past.
+ * @example checkPublicHttpsUrl('http://localhost:3000/hook') // [{ code: 'url-not-https', … }, { code: 'url-not-public', … }]
+ */
+export function checkPublicHttpsUrl(value: string): UrlProblem[] {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return [{ severity: 'error', code: 'url-invalid', message: `"${value}" is not an absolute URL` }];
+  }
+  const out: UrlProblem[] = [];
+  if (url.protocol !== 'https:') {
+    out.push({ severity: 'error', code: 'url-not-https', message: `uses ${url.protocol.replace(':', '')}; published integrations must use https` });
+  }
+  if (url.username || url.password) {
+    out.push({ severity: 'error', code: 'url-credentials', message: 'contains credentials (user:password@); never put secrets in the URL' });
+  }
+  const host = url.hostname.toLowerCase();
+  const bare = host.startsWith('[') ? host.slice(1, -1) : host;
+  const reason = host === 'localhost' || host.endsWith('.localhost')
+    ? 'localhost'
+    : host.startsWith('[') ? privateIpv6Reason(bare) : privateIpv4Reason(bare);
+  if (reason) {
+    out.push({ severity: 'error', code: 'url-not-public', message: `host ${url.hostname} is ${reason}; Sentry cannot reach it from the internet` });
+  } else if (!host.startsWith('[') && !/^\d+\.\d+\.\d+\.\d+$/.test(host) && (!host.includes('.') || /\.(local|internal|lan|home|corp|test|example|invalid)$/.test(host))) {
+    out.push({ severity: 'warning', code: 'url-not-public', message: `host ${url.hostname} does not look publicly resolvable` });
+  }
+  return out;
+}
