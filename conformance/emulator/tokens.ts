@@ -114,20 +114,18 @@ function jwtGrant(ctx: RequestContext, installationUuid: string, deps: TokenDeps
   if (!authorization) return fail(options.jwtMissingHeaderDetail);
   const [scheme, jwt, ...rest] = authorization.trim().split(/\s+/);
   if (scheme?.toLowerCase() !== 'bearer' || !jwt || rest.length > 0) return fail('Bearer not present in token');
+  // The installation in the URL names the app whose client secret must have signed the JWT.
+  const row = state.installations.get(installationUuid);
+  const app = row && !row.deleted ? state.apps.get(row.appSlug) : undefined;
+  if (!row || !app) return fail('Installation not found');
   const peeked = peekJwt(jwt);
-  if (!peeked) return fail('Could not validate JWT');
-  const app = state.appByClientId(peeked.claims.iss);
-  if (!app) return fail('JWT is not valid for this application');
-  if (!jwtSignatureValid(jwt, app.clientSecret)) return fail('Could not validate JWT');
-  const { exp, iat, jti, sub } = peeked.claims;
+  if (!peeked || !jwtSignatureValid(jwt, app.clientSecret)) return fail('Could not validate JWT');
+  const { exp, iat, jti, iss, sub } = peeked.claims;
   const nowSec = state.now() / 1000;
   if (typeof exp !== 'number' || exp <= nowSec) return fail('Could not validate JWT');
   if (typeof iat !== 'number' || iat > nowSec + 1) return fail('Could not validate JWT');
   if (typeof jti !== 'string' || jti === '') return fail('Could not validate JWT');
-  if (sub !== app.clientId) return fail('JWT is not valid for this application');
-  const row = state.installations.get(installationUuid);
-  if (!row || row.deleted) return fail('Installation not found');
-  if (row.appSlug !== app.slug) return fail('JWT is not valid for this application');
+  if (iss !== app.clientId || sub !== app.clientId) return fail('JWT is not valid for this application');
   if (state.usedJtis.has(jti)) return fail('JWT has already been used');
   state.usedJtis.add(jti);
   if (!app.jwtRefreshEnabled) return detail(403, 'Manual token refresh is not enabled for this organization');
