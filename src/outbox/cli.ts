@@ -1,5 +1,124 @@
-/** PLACEHOLDER: replaced by the module's owner. */
-export async function run(_args: string[]): Promise<number> {
-  console.error('not implemented yet');
-  return 2;
+/**
+ * `dead-letters`: show or replay notifications the worker gave up on.
+ *
+ *   dead-letters [--data-dir DIR] [list | replay ID | replay --all] [--json]
+ *
+ * The outbox lives in `<DATA_DIR>/outbox` (DATA_DIR env, default ./data). `list` reads the journal without
+ * the lock, so it works while the server runs. `replay` writes to the journal, so it takes the outbox lock
+ * and refuses (exit 1, naming the pid) while the server holds it: stop the server, replay, start it again.
+ * Payloads are never printed.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type DeadLetter, inspectOutbox, openOutbox } from './outbox.ts';
+import { OutboxLockedError } from './lock.ts';
+
+const USAGE = `usage: dead-letters [--data-dir DIR] [list | replay ID | replay --all] [--json]
+  list            show dead letters (default); safe while the server runs
+  replay ID       move one dead letter back to pending (server must be stopped)
+  replay --all    move every dead letter back to pending (server must be stopped)
+  --data-dir DIR  data directory (default: $DATA_DIR or ./data); the outbox is DIR/outbox
+  --json          machine-readable output`;
+
+/** Where output goes; injectable for tests. */
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+  env: Record<string, string | undefined>;
+}
+
+interface Parsed { dataDir: string; json: boolean; command: 'list' | 'replay' | 'help'; target?: string }
+
+function parse(args: string[], env: CliIo['env']): Parsed | string {
+  let dataDir = env.DATA_DIR || './data';
+  let json = false;
+  let all = false;
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--help' || a === '-h') return { dataDir, json, command: 'help' };
+    else if (a === '--json') json = true;
+    else if (a === '--all') all = true;
+    else if (a === '--data-dir') {
+      const v = args[++i];
+      if (!v) return '--data-dir needs a value';
+      dataDir = v;
+    } else if (a.startsWith('--data-dir=')) dataDir = a.slice('--data-dir='.length);
+    else if (a.startsWith('-')) return `unknown option ${a}`;
+    else rest.push(a);
+  }
+  const [command = 'list', target, extra] = rest;
+  if (command === 'list') return rest.length > 1 || all ? 'list takes no arguments' : { dataDir, json, command };
+  if (command !== 'replay') return `unknown subcommand ${command}`;
+  if (extra !== undefined || (all && target !== undefined) || (!all && target === undefined)) return 'replay needs exactly one of ID or --all';
+  return { dataDir, json, command, target: all ? 'all' : target! };
+}
+
+function describe(d: DeadLetter): string {
+  const error = (d.lastError ?? '').replace(/\s+/g, ' ');
+  return `${d.id}  ${new Date(d.deadAt).toISOString()}  attempts=${d.attempts}  group=${d.group}  key=${d.key}\n    ${error}`;
+}
+
+/**
+ * The command with injectable output (what `run` calls with the console and process.env).
+ *
+ * @example
+ * await deadLettersCommand(['list', '--json'], { out: console.log, err: console.error, env: process.env });
+ */
+export async function deadLettersCommand(args: string[], io: CliIo): Promise<number> {
+  const parsed = parse(args, io.env);
+  if (typeof parsed === 'string') {
+    io.err(`dead-letters: ${parsed}\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.command === 'help') {
+    io.out(USAGE);
+    return 0;
+  }
+  const dir = join(resolve(parsed.dataDir), 'outbox');
+  if (parsed.command === 'list') {
+    const dead = existsSync(dir) ? inspectOutbox(dir).deadLetters : [];
+    if (parsed.json) io.out(JSON.stringify(dead.map(({ payload: _p, ...d }) => d), null, 2));
+    else if (dead.length === 0) io.out(`no dead letters in ${dir}`);
+    else {
+      io.out(`${dead.length} dead letter${dead.length === 1 ? '' : 's'} in ${dir}:`);
+      for (const d of dead) io.out(describe(d));
+    }
+    return 0;
+  }
+  if (!existsSync(dir)) {
+    io.err(`dead-letters: no outbox in ${dir}`);
+    return 1;
+  }
+  let outbox;
+  try {
+    outbox = await openOutbox({ dir, onWarning: (m) => io.err(m) });
+  } catch (err) {
+    if (err instanceof OutboxLockedError) {
+      io.err(`dead-letters: ${err.message} Replaying needs the lock: stop the server, replay, then start it again.`);
+      return 1;
+    }
+    throw err;
+  }
+  try {
+    const n = await outbox.replay(parsed.target!);
+    if (parsed.json) io.out(JSON.stringify({ replayed: n }));
+    else io.out(`replayed ${n} dead letter${n === 1 ? '' : 's'}; they run when the server next starts`);
+    return 0;
+  } catch (err) {
+    io.err(`dead-letters: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    await outbox.close();
+  }
+}
+
+/**
+ * Entry point for `sentry-integration-kit dead-letters`.
+ *
+ * @example
+ * process.exitCode = await run(['replay', '--all', '--data-dir', '/var/lib/sik']);
+ */
+export async function run(args: string[]): Promise<number> {
+  return deadLettersCommand(args, { out: (l) => console.log(l), err: (l) => console.error(l), env: process.env });
 }
