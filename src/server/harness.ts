@@ -70,7 +70,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...options.env,
     },
   });
-  const store = await openFileStore({ dir: dir.path, clock: emulator.clock, onWarning: () => {} });
+  // Wall time for the store: its lock ages are compared with file mtimes.
+  const store = await openFileStore({ dir: dir.path, onWarning: () => {} });
   const api = createSentryApi({ baseUrl: config.sentryUrl, clientId: config.clientId!, clientSecret: config.clientSecret!, clock: emulator.clock, timeoutMs: 5000 });
   const logger = memoryLogger();
   const sleeps: number[] = [];
