@@ -91,6 +91,15 @@ describe('file store locks', { timeout: 120_000 }, () => {
     assert.deepEqual(await readOwner(lockPath()), theirs);
   });
 
+  it('warns when a body holds the lock longer than lockStaleMs', async () => {
+    const warnings: string[] = [];
+    const watched = await openFileStore({ dir: tmp.path, clock, lockStaleMs: STALE, onWarning: (m) => warnings.push(m) });
+    await watched.withLock(id, async () => { clock.advance(STALE + 1); });
+    await watched.close();
+    assert.match(warnings.join(), /longer than lockStaleMs/);
+    assert.deepEqual(await readdir(tmp.path), []);
+  });
+
   it('excludes across processes: two children increment one counter 50 times each → 100', async () => {
     const record = sampleRecord({ installationId: id, token: '0' });
     await store.put(record);
