@@ -165,7 +165,7 @@ export interface PushoverEmulator {
   receipt(id: string): EmulatorReceipt | undefined;
   /** Test control: the user acknowledges an emergency message. */
   acknowledge(receipt: string, by?: string, device?: string): void;
-  /** Connections accepted, requests in flight now and the most ever in flight at once. */
+  /** Connections accepted and the most requests ever in flight at once (both since the last `resetStats`), and requests in flight now. */
   stats(): { connections: number; inFlight: number; peakInFlight: number };
   resetStats(): void;
   onMessage(listener: (message: AcceptedMessage) => void): () => void;
@@ -536,7 +536,7 @@ export async function startPushoverEmulator(options: PushoverEmulatorOptions = {
     },
     stats: () => ({ connections, inFlight, peakInFlight }),
     resetStats() {
-      connections = sockets.size;
+      connections = 0;
       peakInFlight = inFlight;
     },
     onMessage(listener) {

@@ -154,3 +154,44 @@ export function formatIssueNotification(issue: SentryIssueLike, options: FormatO
   if (options.tags) out.tags = options.tags;
   return out;
 }
+
+/**
+ * Makes any message safe to send: title, message and url_title cut to their code-point limits
+ * (ellipsis, grapheme boundary), a URL over 512 code points never cut but moved into the body when it
+ * fits there (else left out), `url_title` only with a `url`, and an empty body replaced by
+ * `(no details)`. Returns a new message and what it changed (for a warning log).
+ *
+ * @example
+ * const { message, changed } = fitToLimits({ message: '', title: 'x'.repeat(300) });
+ * // message.message === '(no details)', changed === ['message', 'title']
+ */
+export function fitToLimits(input: PushoverMessage): { message: PushoverMessage; changed: string[] } {
+  const out: PushoverMessage = { ...input };
+  const changed: string[] = [];
+  const html = input.html === true;
+  if (out.url !== undefined && codePointLength(out.url) > PUSHOVER_LIMITS.url) {
+    const link = html ? escapeHtml(out.url) : out.url;
+    const withLink = `${out.message}\n${link}`;
+    if (codePointLength(withLink) <= PUSHOVER_LIMITS.message) out.message = withLink;
+    delete out.url;
+    changed.push('url');
+  }
+  if (out.url === undefined && out.url_title !== undefined) delete out.url_title;
+  if (out.message.trim() === '') {
+    out.message = '(no details)';
+    changed.push('message');
+  }
+  const cut = (field: 'message' | 'title' | 'url_title', asHtml: boolean) => {
+    const value = out[field];
+    if (value === undefined) return;
+    const fitted = truncateCodePoints(value, PUSHOVER_LIMITS[field], { html: asHtml });
+    if (fitted !== value) {
+      out[field] = fitted;
+      changed.push(field);
+    }
+  };
+  cut('message', html);
+  cut('title', false);
+  cut('url_title', false);
+  return { message: out, changed };
+}
