@@ -1,5 +1,93 @@
-/** PLACEHOLDER: replaced by the module's owner. */
-export async function run(_args: string[]): Promise<number> {
-  console.error('not implemented yet');
-  return 2;
+/**
+ * `emulator` command: starts the Sentry emulator (and the Pushover emulator) standalone, prints the
+ * URLs, the generated app credentials and how to drive it, and runs until SIGINT/SIGTERM.
+ *
+ * The credentials printed here are generated for this local test emulator on every start; printing
+ * them is the point (an integration under test needs them). Nothing real is ever printed.
+ *
+ * @example
+ * npm run emulator -- --port 9000 --webhook-url http://127.0.0.1:3000/webhook --redirect-url http://127.0.0.1:3000/setup
+ */
+import { parseArgs } from 'node:util';
+import { startPushoverEmulator } from '../pushover.ts';
+import { startSentryEmulator } from './index.ts';
+
+const HELP = `usage: emulator [--port N] [--host H] [--webhook-url URL] [--redirect-url URL]
+                [--verify-install true|false] [--published] [--jwt-refresh true|false]
+Starts the Sentry emulator (and the Pushover emulator) on loopback until Ctrl-C.`;
+
+function bool(value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value === 'true' || value === '1' || value === 'yes') return true;
+  if (value === 'false' || value === '0' || value === 'no') return false;
+  throw new Error(`expected true or false, got ${value}`);
+}
+
+/** Runs the emulator until a signal; returns the exit status. */
+export async function run(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        port: { type: 'string' }, host: { type: 'string' }, 'webhook-url': { type: 'string' },
+        'redirect-url': { type: 'string' }, 'verify-install': { type: 'string' }, published: { type: 'boolean' },
+        'jwt-refresh': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+    }));
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const port = values.port === undefined ? 0 : Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --port ${values.port}`);
+    const sentry = await startSentryEmulator({
+      host: values.host ?? '127.0.0.1',
+      port,
+      apps: [{
+        ...(values['webhook-url'] ? { webhookUrl: values['webhook-url'] } : {}),
+        ...(values['redirect-url'] ? { redirectUrl: values['redirect-url'] } : {}),
+        verifyInstall: bool(values['verify-install'], true),
+        published: values.published ?? false,
+        jwtRefreshEnabled: bool(values['jwt-refresh'], true),
+      }],
+    });
+    const pushover = await startPushoverEmulator();
+    const app = sentry.app;
+    const u = sentry.url;
+    // Generated, local-only test credentials: printing them is what this command is for.
+    console.log(`Sentry emulator on ${u} (Pushover emulator on ${pushover.url})
+app ${app.slug}: webhook ${app.webhookUrl ?? '(none: --webhook-url)'}, redirect ${app.redirectUrl ?? '(none: --redirect-url)'}, verify install ${app.verifyInstall}, published ${app.published}
+
+Environment for the integration under test (generated test credentials):
+SENTRY_URL=${u}
+SENTRY_CLIENT_ID=${app.clientId}
+SENTRY_CLIENT_SECRET=${app.clientSecret}
+PUSHOVER_URL=${pushover.url}
+PUSHOVER_TOKEN=${pushover.token}
+PUSHOVER_USER=${pushover.user}
+
+Drive it (see docs/emulator.md):
+  curl -s -XPOST ${u}/_emulator/install -d '{"org":"acme"}'
+  curl -s -XPOST ${u}/_emulator/emit/issue -d '{"installationId":"<uuid>"}'
+  curl -s -XPOST ${u}/_emulator/clock/advance -d '{"ms":28800000}'
+  curl -s -XPOST ${u}/_emulator/faults -d '{"endpoint":"token.refresh","kind":"commit-then-drop"}'
+  curl -s ${u}/_emulator/requests     curl -s ${u}/_emulator/deliveries     curl -s ${u}/_emulator/state
+  curl -s -XPOST ${u}/_emulator/uninstall -d '{"installationId":"<uuid>"}'
+Ctrl-C stops it.`);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await Promise.all([sentry.close(), pushover.close()]);
+    return 0;
+  } catch (error) {
+    console.error(`emulator: ${error instanceof Error ? error.message : String(error)}\n${HELP}`);
+    return 2;
+  }
 }
