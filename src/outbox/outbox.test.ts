@@ -374,6 +374,33 @@ describe('outbox', () => {
     truncateSync(path, size);
   });
 
+  it('in production the retry fires from a real timer scheduled from the clock delta', T, async () => {
+    // The one place real time is the subject: a 30 ms backoff must fire on its own (no poke).
+    const ctx = await setup({ clock: undefined, retry: { minMs: 30, maxMs: 30, jitter: 0 } });
+    let attempts = 0;
+    const done = new Promise<number>((resolve) => {
+      ctx.outbox.run(() => (++attempts < 3 ? { outcome: 'retry', reason: 'later' } : { outcome: 'done' }), {
+        onSettled: (_job, s) => { if (s.outcome === 'done') resolve(Date.now()); },
+      });
+    });
+    const started = Date.now();
+    await ctx.outbox.enqueue({ key: 'k', group: 'g', payload: 1 });
+    const finished = await done;
+    assert.equal(attempts, 3);
+    assert.ok(finished - started >= 55, `two 30 ms backoffs took ${finished - started} ms`);
+  });
+
+  it('groupCommitMaxDelayMs gathers enqueues that arrive within the delay into one flush', T, async () => {
+    const ctx = await setup({ groupCommitMaxDelayMs: 200 });
+    const pending = [];
+    for (let n = 0; n < 20; n++) {
+      pending.push(ctx.outbox.enqueue({ key: `k${n}`, group: 'g', payload: n }));
+      await new Promise((r) => setImmediate(r)); // separate turns of the event loop
+    }
+    await Promise.all(pending);
+    assert.ok(ctx.outbox.stats().fsyncs <= 2, `fsyncs: ${ctx.outbox.stats().fsyncs}`);
+  });
+
   it('rejects bad input and use after close clearly', T, async () => {
     const ctx = await setup();
     await assert.rejects(ctx.outbox.enqueue({ key: '', group: 'g', payload: 1 }), /key must be/);

@@ -257,7 +257,7 @@ class FileOutbox implements Outbox {
     let batch: Pending[] = [];
     try {
       while (this.queue.length > 0 || this.compactRequested.length > 0) {
-        if (this.delayMs > 0 && this.queue.length > 0) await new Promise((r) => setTimer(r, this.delayMs));
+        if (this.delayMs > 0 && this.queue.some((p) => p.text !== '')) await new Promise((r) => setTimer(r, this.delayMs));
         const wanted = this.compactRequested.splice(0);
         if (wanted.length > 0 || this.shouldCompact()) {
           await this.rewrite();
@@ -474,9 +474,8 @@ class FileOutbox implements Outbox {
     const next = this.state.nextDue();
     if (next === undefined) return;
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - this.clock.now()));
+    // Not unref'd: a running worker with a retry due must keep the process alive; stop()/close() clear it.
     this.timer = setTimer(() => this.kick(), delay);
-    // The worker alone must not keep a process alive (the server's socket does); close() clears it anyway.
-    this.timer.unref();
   }
 
   private async runJob(handler: Handler, job: JobState): Promise<void> {

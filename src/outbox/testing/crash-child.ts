@@ -38,5 +38,5 @@ async function producer(): Promise<void> {
 }
 await Promise.all(Array.from({ length: 8 }, producer));
 say('D');
-// Stay alive (the worker's timers are unref'd) until killed.
+// Stay alive until killed, even with nothing due.
 setInterval(() => undefined, 60_000);
