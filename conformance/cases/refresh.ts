@@ -1,0 +1,175 @@
+/**
+ * Expiry, refresh and rotation. Sentry's access tokens live 8 hours; the harness moves the emulator's
+ * clock forward, so the implementation learns about expiry from a 401 "Token expired" (its own
+ * clock still says the token is young) and must refresh once and retry once.
+ */
+import {
+  DOCS, bearer, defineCases, emitIssue, installFresh, issuedTokens, parseJson, refreshes, tokenRequests,
+  waitForNotification,
+} from './support.ts';
+import type { CaseContext } from '../harness.ts';
+
+const SEC24 = 'sentry-platform.md §2.4';
+const EIGHT_HOURS = 8 * 3600_000 + 60_000;
+
+function refreshTokensSent(ctx: CaseContext, installationId: string): string[] {
+  return refreshes(ctx, installationId).map((r) => (parseJson(r.body) as { refresh_token?: string } | undefined)?.refresh_token ?? '');
+}
+
+export default defineCases([
+  {
+    id: 'REF-001', area: 'refresh', level: 'MUST',
+    title: 'an expired token is refreshed and the call retried',
+    clause: { section: `${SEC24}; §13 (401 Token expired → refresh once, retry once)`, url: DOCS.publicIntegration },
+    requirement: 'Tokens expire after eight hours; on 401 "Token expired" refresh with the refresh token and retry the call.',
+    async run(ctx) {
+      const inst = await installFresh(ctx);
+      ctx.sentry.advanceClock(EIGHT_HOURS);
+      const issue = await emitIssue(ctx, inst);
+      await waitForNotification(ctx, issue.marker);
+      if (!refreshes(ctx, inst.installationId).some((r) => r.status === 201)) ctx.fail('no successful refresh after expiry');
+    },
+  },
+  {
+    id: 'REF-002', area: 'refresh', level: 'MUST',
+    title: 'the refresh is JSON with grant_type refresh_token and the latest refresh token',
+    clause: { section: 'sentry-platform.md §2.1 (refresh_token body)', url: DOCS.publicIntegration },
+    requirement: 'POST …/authorizations/ {"grant_type":"refresh_token","refresh_token","client_id","client_secret"} as application/json.',
+    async run(ctx) {
+      const inst = await installFresh(ctx);
+      const first = issuedTokens(ctx, inst.installationId)[0];
+      ctx.sentry.advanceClock(EIGHT_HOURS);
+      const issue = await emitIssue(ctx, inst);
+      await waitForNotification(ctx, issue.marker);
+      const req = refreshes(ctx, inst.installationId)[0];
+      if (!req || !first) return ctx.fail('no refresh request');
+      const body = parseJson(req.body) as Record<string, unknown> | undefined;
+      if (!(req.headers['content-type'] ?? '').startsWith('application/json')) ctx.fail('refresh is not application/json');
+      if (body?.grant_type !== 'refresh_token' || body.refresh_token !== first.refreshToken || body.client_id !== ctx.sentry.app.clientId) {
+        ctx.fail('refresh body wrong', { expected: 'refresh_token grant with the refresh token from the exchange', actual: `grant_type=${String(body?.grant_type)}` });
+      }
+    },
+  },
+  {
+    id: 'REF-003', area: 'refresh', level: 'MUST',
+    title: 'five webhooks arriving at expiry cause exactly one refresh',
+    clause: { section: `${SEC24} (single-use refresh token); §13 single-flight`, url: DOCS.publicIntegration },
+    requirement: 'Refresh tokens are single-use: concurrent callers share one refresh (a second one would strand the installation).',
+    async run(ctx) {
+      const inst = await installFresh(ctx);
+      ctx.sentry.advanceClock(EIGHT_HOURS);
+      const issues = await Promise.all([1, 2, 3, 4, 5].map(() => emitIssue(ctx, inst)));
+      for (const issue of issues) await waitForNotification(ctx, issue.marker);
+      const n = refreshes(ctx, inst.installationId).length;
+      if (n !== 1) ctx.fail('refresh count at expiry', { expected: '1', actual: String(n) });
+    },
+  },
+  {
+    id: 'REF-004', area: 'refresh', level: 'MUST',
+    title: 'the rotated refresh token is kept: a second expiry works too',
+    clause: { section: `${SEC24} (rotation deletes the old pair)`, url: DOCS.publicIntegration },
+    requirement: 'Each refresh returns a new refresh token and kills the old one; the integration stores the new pair before using it.',
+    async run(ctx) {
+      const inst = await installFresh(ctx);
+      for (let round = 1; round <= 2; round++) {
+        ctx.sentry.advanceClock(EIGHT_HOURS);
+        const issue = await emitIssue(ctx, inst);
+        await waitForNotification(ctx, issue.marker);
+      }
+      const ok = refreshes(ctx, inst.installationId).filter((r) => r.status === 201).length;
+      if (ok !== 2) ctx.fail('successful refreshes over two expiries', { expected: '2', actual: String(ok) });
+    },
+  },
+  {
+    id: 'REF-005', area: 'refresh', level: 'MUST',
+    title: 'after a refresh the old access token is not used again',
+    clause: { section: `${SEC24} (old access token dies immediately)`, url: DOCS.publicIntegration },
+    requirement: 'After rotation the old token gets 401 Invalid token: use the new one for every later call.',
+    async run(ctx) {
+      const inst = await installFresh(ctx);
+      const old = issuedTokens(ctx, inst.installationId)[0]?.token;
+      ctx.sentry.advanceClock(EIGHT_HOURS);
+      const a = await emitIssue(ctx, inst);
+      await waitForNotification(ctx, a.marker);
+      const refreshed = refreshes(ctx, inst.installationId).find((r) => r.status === 201);
+      const b = await emitIssue(ctx, inst);
+      await waitForNotification(ctx, b.marker);
+      const stale = ctx.sentryRequests().filter((r) => refreshed && r.id > refreshed.id && bearer(r) === old);
+      if (stale.length) ctx.fail('the old access token was used after the refresh', { actual: stale.map((r) => `${r.method} ${r.path} → ${r.status}`).join('; ') });
+    },
+  },
+  {
+    id: 'REF-006', area: 'refresh', level: 'MUST',
+    title: 'a lost refresh response does not cause a refresh loop',
+    clause: { section: 'sentry-platform.md §11 (#94190), §13 (never retry the same refresh token)', url: DOCS.publicIntegration },
+    requirement: 'If the refresh answer is lost the old refresh token is dead: recover (JWT grant) or mark the installation for re-auth — never loop.',
+    async run(ctx) {
+      const inst = await installFresh(ctx);
+      ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'commit-then-drop', count: 1 });
+      ctx.sentry.advanceClock(EIGHT_HOURS);
+      await emitIssue(ctx, inst);
+      await ctx.settle(1500);
+      const sent = refreshTokensSent(ctx, inst.installationId);
+      const maxSame = Math.max(0, ...sent.map((t) => sent.filter((u) => u === t).length));
+      if (sent.length > 3 || maxSame > 2) ctx.fail('refresh requests keep coming after the lost answer', { expected: '≤ 3 refresh grants, no refresh token sent more than twice', actual: `${sent.length} grants, one token sent ${maxSame}×` });
+    },
+  },
+  {
+    id: 'REF-007', area: 'refresh', level: 'SHOULD',
+    title: 'after a lost refresh response the installation recovers through the JWT grant',
+    clause: { section: 'sentry-platform.md §2.1 (JWT manual refresh), §11', url: DOCS.publicIntegration },
+    requirement: 'Refresh manually with a client-secret-signed JWT (fresh jti each attempt) when the refresh chain is broken.',
+    async run(ctx) {
+      const inst = await installFresh(ctx);
+      ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'commit-then-drop', count: 1 });
+      ctx.sentry.advanceClock(EIGHT_HOURS);
+      const issue = await emitIssue(ctx, inst);
+      await waitForNotification(ctx, issue.marker);
+      if (!tokenRequests(ctx, inst.installationId, 'token.jwt').some((r) => r.status === 201)) ctx.fail('no successful JWT grant');
+    },
+  },
+  {
+    id: 'REF-008', area: 'refresh', level: 'SHOULD',
+    title: 'a refresh token is never sent twice',
+    clause: { section: 'sentry-platform.md §13 (never retry the same refresh token)', url: DOCS.publicIntegration },
+    requirement: 'Refresh tokens are single-use; after an unanswered refresh the token must be assumed spent.',
+    async run(ctx) {
+      const inst = await installFresh(ctx);
+      ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'commit-then-drop', count: 1 });
+      ctx.sentry.advanceClock(EIGHT_HOURS);
+      await emitIssue(ctx, inst);
+      await ctx.settle(800);
+      const sent = refreshTokensSent(ctx, inst.installationId);
+      if (new Set(sent).size !== sent.length) ctx.fail('the same refresh token was sent again', { actual: `${sent.length} refresh grants` });
+    },
+  },
+  {
+    id: 'REF-009', area: 'refresh', level: 'SHOULD',
+    title: 'a 5xx from the token endpoint during refresh is retried later and the notification still arrives',
+    clause: { section: 'sentry-platform.md §12 (faults on the token endpoint)', url: DOCS.publicIntegration },
+    requirement: 'A transient token-endpoint failure is retried (the refresh token is still valid) instead of giving up.',
+    async run(ctx) {
+      const inst = await installFresh(ctx);
+      ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'status', status: 503, count: 1 });
+      ctx.sentry.advanceClock(EIGHT_HOURS);
+      const issue = await emitIssue(ctx, inst);
+      await waitForNotification(ctx, issue.marker, Math.max(ctx.settings.waitMs, 15_000));
+    },
+    timeoutMs: 25_000,
+  },
+  {
+    id: 'REF-010', area: 'refresh', level: 'SHOULD',
+    title: 'a 429 on refresh is followed by back-off, not a burst',
+    clause: { section: 'sentry-platform.md §10 (10 refreshes / 60 s → 429)', url: DOCS.publicIntegration },
+    requirement: 'Back off on 429 without relying on Retry-After.',
+    async run(ctx) {
+      const inst = await installFresh(ctx);
+      ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'status', status: 429, body: '{"detail":"Too many token refresh attempts"}', count: 1 });
+      ctx.sentry.advanceClock(EIGHT_HOURS);
+      await emitIssue(ctx, inst);
+      await ctx.settle(1000);
+      const n = refreshes(ctx, inst.installationId).length;
+      if (n > 2) ctx.fail('refresh retried in a burst after 429', { expected: '≤ 2 refresh grants within 1 s', actual: String(n) });
+    },
+  },
+]);

@@ -1,0 +1,603 @@
+/**
+ * The conformance harness core: what a case is, what it gets to work with, and how a list of cases
+ * becomes verdicts. Sessions (emulators + target) live in `session.ts` under cases/; reports in
+ * `report/`; the command line in `main.ts`.
+ *
+ * A case is a small object with a stable id, the clause it enforces and a `run(ctx)` that either
+ * returns (pass) or throws a {@link CaseFailure} carrying what was seen on the wire.
+ *
+ * @example
+ * const results = await runCases(context, [myCase], { strict: true });
+ */
+import { request } from 'node:http';
+import type { SentryEmulator, RecordedRequest, DeliveryRecord } from './emulator/types.ts';
+import type { ContractEnv, Target } from './target.ts';
+import type { PushoverFault } from './pushover.ts';
+
+/** Areas, one file each under conformance/cases/. */
+export const AREAS = [
+  'install-redirect', 'install-webhook', 'tokens', 'refresh', 'verify', 'uninstall', 'signatures',
+  'delivery', 'notifications', 'persistence', 'robustness', 'images',
+] as const;
+export type Area = (typeof AREAS)[number];
+
+/** MUST failures fail the run; SHOULD failures are warnings unless `--strict`. */
+export type Level = 'MUST' | 'SHOULD';
+
+/** One conformance case. */
+export interface ConformanceCase {
+  /** Stable id, e.g. `TOK-004`: never renumbered, so baselines and bug reports stay valid. */
+  id: string;
+  area: Area;
+  title: string;
+  level: Level;
+  /** Reference section and the public document it rests on. */
+  clause: { section: string; url: string };
+  /** The normative sentence, as the docs and reports print it. */
+  requirement: string;
+  /** Needs to stop and start the implementation (skipped against a remote target). */
+  needsRestart?: boolean;
+  /** Needs to read DATA_DIR (skipped against a remote target). */
+  needsDataDir?: boolean;
+  /** Runs after every other case (e.g. the output leak check, which wants all traffic first). */
+  last?: boolean;
+  /** Does not talk to the implementation at all (e.g. image checks grading our own checker). */
+  standalone?: boolean;
+  /** Per-case timeout (default 20 s). */
+  timeoutMs?: number;
+  run(ctx: CaseContext): Promise<void>;
+}
+
+/** One HTTP exchange with the implementation, as the evidence shows it. */
+export interface WireExchange {
+  at: string;
+  method: string;
+  path: string;
+  requestHeaders: Record<string, string>;
+  /** Request body preview (first 2 KiB). */
+  requestBody: string;
+  status?: number;
+  responseHeaders?: Record<string, string>;
+  responseBody?: string;
+  durationMs: number;
+  error?: string;
+}
+
+/** What {@link TargetClient.send} resolves to. */
+export interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  durationMs: number;
+}
+
+/** A failure with its evidence. */
+export class CaseFailure extends Error {
+  readonly expected?: string;
+  readonly actual?: string;
+  constructor(message: string, details: { expected?: string; actual?: string } = {}) {
+    super(message);
+    this.name = 'CaseFailure';
+    this.expected = details.expected;
+    this.actual = details.actual;
+  }
+}
+
+/** Thrown by `ctx.skip()`. */
+export class CaseSkip extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'CaseSkip';
+  }
+}
+
+/** An accepted Pushover message as cases see it. */
+export interface NotificationRecord {
+  at: number;
+  /** Every decoded parameter (token, user, title, message, url, …). */
+  fields: Record<string, string>;
+  /** Parameter names that arrived in the POST query string. */
+  fromQuery: string[];
+}
+
+/** One POST /1/messages.json attempt, accepted or not. */
+export interface PushoverAttempt {
+  at: number;
+  status: number;
+  fields: Record<string, string>;
+}
+
+/** The Pushover emulator as the harness uses it (a view over conformance/pushover.ts). */
+export interface PushoverView {
+  readonly url: string;
+  readonly token: string;
+  readonly user: string;
+  messages(): NotificationRecord[];
+  attempts(): PushoverAttempt[];
+  inject(fault: PushoverFault): void;
+  clearFaults(): void;
+}
+
+/** Known secret values, so output can be checked for them and evidence can hide them. */
+export class SecretBook {
+  private readonly values = new Map<string, string>();
+  /** Remembers `value` as a secret of `kind` (e.g. 'access token'). Short values are ignored. */
+  add(kind: string, value: string | undefined | null): void {
+    if (typeof value === 'string' && value.length >= 8) this.values.set(value, kind);
+  }
+  entries(): Array<[value: string, kind: string]> {
+    return [...this.values.entries()];
+  }
+  /** Replaces every known secret in `text` with `[kind …last4]`. */
+  redact(text: string): string {
+    let out = text;
+    for (const [value, kind] of this.values) {
+      if (out.includes(value)) out = out.split(value).join(`[${kind} …${value.slice(-4)}]`);
+    }
+    return out;
+  }
+}
+
+/** The HTTP client to the implementation; every exchange is recorded as evidence. */
+export class TargetClient {
+  readonly base: string;
+  readonly exchanges: WireExchange[] = [];
+  constructor(base: string) {
+    this.base = base;
+  }
+
+  /**
+   * Sends one request (never follows redirects, no keep-alive). A body larger than what the server
+   * reads may be cut short by the server: an answer that arrives first is still returned.
+   */
+  send(method: string, path: string, options: { headers?: Record<string, string>; body?: Buffer | string; timeoutMs?: number } = {}): Promise<Answer> {
+    const body = typeof options.body === 'string' ? Buffer.from(options.body) : options.body;
+    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    if (body && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-length')) {
+      headers['content-length'] = String(body.length);
+    }
+    const exchange: WireExchange = {
+      at: new Date().toISOString(), method, path, requestHeaders: headers,
+      requestBody: body ? preview(body) : '', durationMs: 0,
+    };
+    this.exchanges.push(exchange);
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (error?: Error, answer?: Answer) => {
+        if (settled) return;
+        settled = true;
+        exchange.durationMs = Math.round(performance.now() - started);
+        if (error) {
+          exchange.error = error.message;
+          reject(error);
+        } else if (answer) {
+          answer.durationMs = exchange.durationMs;
+          resolve(answer);
+        }
+      };
+      const req = request(this.base + path, { method, headers, agent: false }, (res) => {
+        exchange.status = res.statusCode ?? 0;
+        exchange.responseHeaders = flatHeaders(res.headers);
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          exchange.responseBody = text.slice(0, 2048);
+          finish(undefined, { status: res.statusCode ?? 0, headers: exchange.responseHeaders ?? {}, body: text, durationMs: 0 });
+        });
+        res.on('error', (e) => finish(e));
+      });
+      const timeoutMs = options.timeoutMs ?? 10_000;
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', (e) => {
+        // The server may answer (413) and close while we are still uploading: keep that answer.
+        if (exchange.status === undefined) finish(e);
+      });
+      if (body) {
+        // Write in chunks so an early answer stops the upload.
+        const chunk = 64 * 1024;
+        let offset = 0;
+        const pump = () => {
+          while (offset < body.length) {
+            if (req.destroyed || exchange.status !== undefined) return;
+            const part = body.subarray(offset, offset + chunk);
+            offset += part.length;
+            if (!req.write(part)) { req.once('drain', pump); return; }
+          }
+          req.end();
+        };
+        pump();
+      } else {
+        req.end();
+      }
+    });
+  }
+}
+
+function preview(body: Buffer): string {
+  const text = body.subarray(0, 2048).toString('utf8');
+  return body.length > 2048 ? `${text}… (${body.length} bytes)` : text;
+}
+
+function flatHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+/** Settings every case can read. */
+export interface HarnessSettings {
+  setupPath: string;
+  webhookPath: string;
+  /** PUSHOVER_RETRY_MIN_MS handed to the implementation. */
+  pushoverRetryMinMs: number;
+  /** How long to wait for asynchronous outcomes (notifications, exchanges). */
+  waitMs: number;
+}
+
+/** Everything a running suite shares between cases. */
+export interface SessionParts {
+  sentry: SentryEmulator;
+  pushover: PushoverView;
+  target: Target;
+  settings: HarnessSettings;
+  secrets: SecretBook;
+}
+
+/** What a case's `run` receives. */
+export interface CaseContext extends SessionParts {
+  /** The HTTP client to the implementation (recorded). */
+  http: TargetClient;
+  /** Adds a line to the case's notes (shown with failures). */
+  note(line: string): void;
+  /** Fails the case. */
+  fail(message: string, details?: { expected?: string; actual?: string }): never;
+  /** Skips the case (e.g. the target mode cannot do it). */
+  skip(reason: string): never;
+  /** Polls `probe` every 25 ms until it returns something other than undefined/false. */
+  waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs?: number): Promise<T>;
+  /** A real pause, only for "nothing else happens" checks. */
+  settle(ms: number): Promise<void>;
+  /** Restarts the implementation (exec mode). */
+  restart(): Promise<void>;
+  /** Sentry emulator requests recorded since the case began. */
+  sentryRequests(filter?: { endpoint?: string }): RecordedRequest[];
+  /** Sentry emulator deliveries since the case began. */
+  deliveries(): DeliveryRecord[];
+  /** Pushover messages accepted since the case began. */
+  notifications(): NotificationRecord[];
+  /** Pushover message attempts since the case began. */
+  pushoverAttempts(): PushoverAttempt[];
+}
+
+export type Verdict = 'pass' | 'fail' | 'warn' | 'skip' | 'expected' | 'unexpected-pass';
+
+/** The outcome of one case. */
+export interface CaseResult {
+  id: string;
+  area: Area;
+  title: string;
+  level: Level;
+  clause: { section: string; url: string };
+  requirement: string;
+  verdict: Verdict;
+  /** Did the case itself pass (before profiles and baselines)? */
+  passed: boolean;
+  durationMs: number;
+  message?: string;
+  expected?: string;
+  actual?: string;
+  evidence?: Evidence;
+}
+
+/** What was seen on the wire during a failed case (secrets redacted). */
+export interface Evidence {
+  notes: string[];
+  target: WireExchange[];
+  sentry: Array<Pick<RecordedRequest, 'method' | 'path' | 'status' | 'endpoint' | 'body' | 'responseBody'> & { authorization?: string }>;
+  deliveries: Array<{ resource: string; action: string; attempts: Array<{ status: number; durationMs: number; error?: string }> }>;
+  pushover: Array<{ status: number; fields: Record<string, string> }>;
+}
+
+/** How results turn into verdicts. */
+export interface Profile {
+  strict?: boolean;
+  /** Case ids expected to fail (a baseline). */
+  expectedFailures?: ReadonlySet<string>;
+}
+
+/** The whole run. */
+export interface SuiteResult {
+  results: CaseResult[];
+  strict: boolean;
+  durationMs: number;
+  /** 0 when no MUST (strict: no SHOULD) failed and no baseline entry unexpectedly passed. */
+  exitCode: number;
+  counts: Record<Verdict, number>;
+}
+
+/** Selects cases by `--only` / `--skip` lists of ids or areas or id prefixes (e.g. `TOK`). */
+export function selectCases(cases: readonly ConformanceCase[], only?: string[], skip?: string[]): ConformanceCase[] {
+  const matches = (c: ConformanceCase, key: string) => {
+    const k = key.trim().toUpperCase();
+    return c.id.toUpperCase() === k || c.area.toUpperCase() === k || c.id.toUpperCase().startsWith(`${k}-`);
+  };
+  return cases.filter((c) => (!only?.length || only.some((k) => matches(c, k))) && !(skip ?? []).some((k) => matches(c, k)));
+}
+
+/** Parses a baseline file: one case id per line, `#` comments (a JSON array also works). */
+export function parseBaseline(text: string): Set<string> {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('[')) return new Set((JSON.parse(trimmed) as string[]).map((s) => s.trim()));
+  return new Set(
+    text.split('\n').map((line) => line.replace(/#.*/, '').trim()).filter(Boolean).map((line) => line.split(/\s+/)[0] as string),
+  );
+}
+
+/** Maps a raw outcome to a verdict. */
+export function verdictFor(c: Pick<ConformanceCase, 'id' | 'level'>, outcome: 'pass' | 'fail' | 'skip', profile: Profile): Verdict {
+  const listed = profile.expectedFailures?.has(c.id) ?? false;
+  if (outcome === 'skip') return 'skip';
+  if (outcome === 'pass') return listed ? 'unexpected-pass' : 'pass';
+  if (listed) return 'expected';
+  return c.level === 'MUST' || profile.strict ? 'fail' : 'warn';
+}
+
+/** Exit status for a list of results: 1 when any verdict is `fail` or `unexpected-pass`. */
+export function exitCodeFor(results: readonly CaseResult[]): number {
+  return results.some((r) => r.verdict === 'fail' || r.verdict === 'unexpected-pass') ? 1 : 0;
+}
+
+/** Runs cases one at a time (they share the implementation), `last` cases at the end. */
+export async function runCases(
+  session: SessionParts,
+  cases: readonly ConformanceCase[],
+  profile: Profile = {},
+  onResult?: (result: CaseResult) => void,
+): Promise<SuiteResult> {
+  const started = performance.now();
+  const ordered = [...cases.filter((c) => !c.last), ...cases.filter((c) => c.last)];
+  const results: CaseResult[] = [];
+  for (const c of ordered) {
+    const result = await runCase(session, c, profile);
+    results.push(result);
+    onResult?.(result);
+  }
+  const counts = { pass: 0, fail: 0, warn: 0, skip: 0, expected: 0, 'unexpected-pass': 0 } as Record<Verdict, number>;
+  for (const r of results) counts[r.verdict]++;
+  return {
+    results, strict: !!profile.strict, durationMs: Math.round(performance.now() - started),
+    exitCode: exitCodeFor(results), counts,
+  };
+}
+
+/** Runs one case in a fresh context and turns its outcome into a result. */
+export async function runCase(session: SessionParts, c: ConformanceCase, profile: Profile = {}): Promise<CaseResult> {
+  const base = { id: c.id, area: c.area, title: c.title, level: c.level, clause: c.clause, requirement: c.requirement };
+  const started = performance.now();
+  const finish = (outcome: 'pass' | 'fail' | 'skip', extra: Partial<CaseResult> = {}): CaseResult => ({
+    ...base, verdict: verdictFor(c, outcome, profile), passed: outcome === 'pass',
+    durationMs: Math.round(performance.now() - started), ...extra,
+  });
+  if (c.needsRestart && !session.target.canRestart) return finish('skip', { message: 'needs a restart: not possible against --target' });
+  if (c.needsDataDir && !session.target.dataDir) return finish('skip', { message: 'needs DATA_DIR: not known against --target' });
+
+  const ctx = makeContext(session);
+  session.sentry.clearFaults();
+  session.pushover.clearFaults();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const timeoutMs = c.timeoutMs ?? 20_000;
+    await Promise.race([
+      c.run(ctx.context),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new CaseFailure(`case did not finish within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return finish('pass');
+  } catch (error) {
+    if (error instanceof CaseSkip) return finish('skip', { message: error.message });
+    const failure = error instanceof CaseFailure ? error : undefined;
+    const message = failure ? failure.message : `harness or case error: ${(error as Error)?.stack ?? String(error)}`;
+    return finish('fail', {
+      message: session.secrets.redact(message),
+      expected: failure?.expected && session.secrets.redact(failure.expected),
+      actual: failure?.actual && session.secrets.redact(failure.actual),
+      evidence: ctx.evidence(),
+    });
+  } finally {
+    clearTimeout(timer);
+    session.sentry.clearFaults();
+    session.pushover.clearFaults();
+  }
+}
+
+function makeContext(session: SessionParts): { context: CaseContext; evidence(): Evidence } {
+  const { sentry, pushover, secrets } = session;
+  const http = new TargetClient(session.target.url);
+  const notes: string[] = [];
+  const firstRequest = lastId(sentry.requests()) + 1;
+  const firstDelivery = lastId(sentry.deliveries()) + 1;
+  const firstMessage = pushover.messages().length;
+  const firstAttempt = pushover.attempts().length;
+
+  const context: CaseContext = {
+    ...session,
+    http,
+    note: (line) => { notes.push(line); },
+    fail(message, details) { throw new CaseFailure(message, details); },
+    skip(reason) { throw new CaseSkip(reason); },
+    async waitFor(what, probe, timeoutMs = session.settings.waitMs) {
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        const value = await probe();
+        if (value !== undefined && value !== false) return value as never;
+        if (performance.now() > deadline) throw new CaseFailure(`timed out after ${timeoutMs} ms waiting for ${what}`);
+        await sleep(25);
+      }
+    },
+    settle: (ms) => sleep(ms),
+    async restart() {
+      if (!session.target.canRestart) throw new CaseSkip('needs a restart: not possible against --target');
+      notes.push('restarted the implementation');
+      await session.target.restart();
+    },
+    sentryRequests: (filter) => sentry.requests(filter).filter((r) => r.id >= firstRequest),
+    deliveries: () => sentry.deliveries().filter((d) => d.id >= firstDelivery),
+    notifications: () => pushover.messages().slice(firstMessage),
+    pushoverAttempts: () => pushover.attempts().slice(firstAttempt),
+  };
+
+  const evidence = (): Evidence => {
+    const r = (s: string) => secrets.redact(s);
+    const sentryReqs = context.sentryRequests().slice(-40);
+    const deliveries = context.deliveries().slice(-20);
+    const attempts = context.pushoverAttempts().slice(-20);
+    return {
+      notes: notes.map(r),
+      target: http.exchanges.slice(-30).map((e) => JSON.parse(r(JSON.stringify(e))) as WireExchange),
+      sentry: sentryReqs.map((q) => ({
+        method: q.method, path: r(q.path), status: q.status, endpoint: q.endpoint,
+        body: r(q.body.slice(0, 1024)), responseBody: r(q.responseBody.slice(0, 1024)),
+        ...(q.headers.authorization ? { authorization: r(q.headers.authorization) } : {}),
+      })),
+      deliveries: deliveries.map((d) => ({
+        resource: d.resource, action: d.action,
+        attempts: d.attempts.map((a) => ({ status: a.status, durationMs: a.durationMs, ...(a.error ? { error: a.error } : {}) })),
+      })),
+      pushover: attempts.map((a) => ({ status: a.status, fields: JSON.parse(r(JSON.stringify(a.fields))) as Record<string, string> })),
+    };
+  };
+  return { context, evidence };
+}
+
+function lastId(items: Array<{ id: number }>): number {
+  return items.length ? (items[items.length - 1] as { id: number }).id : 0;
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions: the emulators plus the implementation under test, wired together.
+
+/** How to reach the implementation and how to configure the emulators. */
+export interface SessionOptions {
+  /** Shell command to start the implementation (exec mode). */
+  exec?: string;
+  /** Base URL of an implementation that is already running (remote mode). */
+  targetUrl?: string;
+  /** Fixed emulator ports (remote mode: the implementation was started pointing at them). */
+  sentryPort?: number;
+  pushoverPort?: number;
+  setupPath?: string;
+  webhookPath?: string;
+  /** Client credentials of the emulated app (random in exec mode, fixed defaults in remote mode). */
+  clientId?: string;
+  clientSecret?: string;
+  /** PUSHOVER_RETRY_MIN_MS handed to the implementation (default 200). */
+  pushoverRetryMinMs?: number;
+  /** How long cases wait for asynchronous outcomes (default 10 s). */
+  waitMs?: number;
+  /** Working directory for the exec command. */
+  cwd?: string;
+  /** Extra environment for the exec command (beyond the contract). */
+  extraEnv?: Record<string, string>;
+  onOutput?: (chunk: string) => void;
+}
+
+/** A running session. */
+export interface Session extends SessionParts {
+  /** The environment the implementation runs with (remote mode: must be started with). */
+  env: ContractEnv;
+  close(): Promise<void>;
+}
+
+/** Fixed credentials for remote mode, so an implementation can be started before the harness. */
+export const REMOTE_DEFAULTS = {
+  clientId: 'sik-conformance-client-id',
+  clientSecret: 'c0nf0rmance5ecret0000000000000000000000000000000000000000000000',
+} as const;
+
+/**
+ * Starts the Pushover and Sentry emulators, registers the app (webhook → the implementation's
+ * webhook path, redirect → its setup path, Verify Install on, JWT grant enabled) and starts or
+ * reaches the implementation.
+ *
+ * VERIFY_INSTALL: the implementation always runs with VERIFY_INSTALL=true against an app that has
+ * Verify Install on — one process serves every case, and the verify cases (VER-*) check the PUT.
+ *
+ * @example
+ * const session = await openSession({ exec: 'node my-integration.mjs' });
+ * const suite = await runCases(session, allCases);
+ * await session.close();
+ */
+export async function openSession(options: SessionOptions): Promise<Session> {
+  const { startSentryEmulator } = await import('./emulator/index.ts');
+  const { startPushoverEmulator } = await import('./pushover.ts');
+  const { execTarget, remoteTarget, freePort } = await import('./target.ts');
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { randomBytes } = await import('node:crypto');
+  if (!options.exec === !options.targetUrl) throw new Error('give exactly one of exec or targetUrl');
+
+  const settings: HarnessSettings = {
+    setupPath: options.setupPath ?? '/setup',
+    webhookPath: options.webhookPath ?? '/webhook',
+    pushoverRetryMinMs: options.pushoverRetryMinMs ?? 200,
+    waitMs: options.waitMs ?? 10_000,
+  };
+  const remote = !!options.targetUrl;
+  const port = remote ? Number(new URL(options.targetUrl as string).port || 80) : await freePort();
+  const targetBase = remote ? (options.targetUrl as string).replace(/\/+$/, '') : `http://127.0.0.1:${port}`;
+  const clientId = options.clientId ?? (remote ? REMOTE_DEFAULTS.clientId : `sik-${randomBytes(8).toString('hex')}`);
+  const clientSecret = options.clientSecret ?? (remote ? REMOTE_DEFAULTS.clientSecret : randomBytes(32).toString('hex'));
+
+  const closers: Array<() => Promise<void>> = [];
+  const close = async () => { for (const c of closers.reverse()) await c().catch(() => {}); };
+  try {
+    const po = await startPushoverEmulator({ port: options.pushoverPort ?? 0 });
+    closers.push(() => po.close());
+    const sentry = await startSentryEmulator({
+      port: options.sentryPort ?? 0,
+      apps: [{
+        slug: 'conformance-app', name: 'Conformance App', clientId, clientSecret,
+        webhookUrl: `${targetBase}${settings.webhookPath}`, redirectUrl: `${targetBase}${settings.setupPath}`,
+        verifyInstall: true, jwtRefreshEnabled: true, events: ['issue', 'error', 'comment'], published: false,
+      }],
+    });
+    closers.push(() => sentry.close());
+    const dataDir = remote ? '(the implementation\'s own)' : await mkdtemp(join(tmpdir(), 'sik-conformance-'));
+    if (!remote) closers.unshift(() => rm(dataDir, { recursive: true, force: true }));
+    const env: ContractEnv = {
+      PORT: String(port), SENTRY_URL: sentry.url, SENTRY_CLIENT_ID: clientId, SENTRY_CLIENT_SECRET: clientSecret,
+      PUSHOVER_URL: po.url, PUSHOVER_TOKEN: po.token, PUSHOVER_USER: po.user, DATA_DIR: dataDir,
+      VERIFY_INSTALL: 'true', PUSHOVER_RETRY_MIN_MS: String(settings.pushoverRetryMinMs),
+      ...(options.extraEnv ?? {}),
+    };
+    const target = remote
+      ? remoteTarget(targetBase)
+      : execTarget({ command: options.exec as string, env, cwd: options.cwd, onOutput: options.onOutput });
+    closers.push(() => target.stop());
+    const secrets = new SecretBook();
+    secrets.add('client secret', clientSecret);
+    secrets.add('Pushover token', po.token);
+    secrets.add('Pushover user key', po.user);
+    await target.start();
+    const pushover: PushoverView = {
+      url: po.url, token: po.token, user: po.user,
+      messages: () => po.messages().map((m) => ({ at: m.at, fields: m.params, fromQuery: m.fromQuery })),
+      attempts: () => po.requests({ endpoint: 'messages' }).map((r) => ({ at: r.at, status: r.status, fields: r.params ?? {} })),
+      inject: (fault) => po.inject(fault),
+      clearFaults: () => po.clearFaults(),
+    };
+    return { sentry, pushover, target, settings, secrets, env, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

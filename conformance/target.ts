@@ -1,0 +1,221 @@
+/**
+ * Reaching the implementation under test. Two modes:
+ *
+ * - **exec**: the harness starts a shell command with the contract environment (PORT, SENTRY_URL, …,
+ *   DATA_DIR in a fresh temp dir), waits until `http://127.0.0.1:$PORT/` answers any HTTP response,
+ *   captures stdout/stderr (checked later for leaked secrets) and can restart it (SIGTERM, then
+ *   SIGKILL after 5 s, then the same command with the same environment).
+ * - **remote**: an implementation already running at a URL; restarts are impossible (cases that need
+ *   one are skipped) and DATA_DIR is unknown (file cases are skipped).
+ *
+ * @example
+ * const target = execTarget({ command: 'node my-integration.mjs', env });
+ * await target.start(); // throws TargetStartError with the last output if it never answers
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+
+/** The environment handed to an implementation (the whole contract). */
+export interface ContractEnv {
+  PORT: string;
+  SENTRY_URL: string;
+  SENTRY_CLIENT_ID: string;
+  SENTRY_CLIENT_SECRET: string;
+  PUSHOVER_URL: string;
+  PUSHOVER_TOKEN: string;
+  PUSHOVER_USER: string;
+  DATA_DIR: string;
+  VERIFY_INSTALL: string;
+  PUSHOVER_RETRY_MIN_MS: string;
+  [extra: string]: string;
+}
+
+/** The implementation under test, however it is reached. */
+export interface Target {
+  readonly mode: 'exec' | 'remote';
+  /** Base URL without trailing slash, e.g. http://127.0.0.1:41234 */
+  readonly url: string;
+  /** DATA_DIR when the harness chose it (exec mode). */
+  readonly dataDir?: string;
+  readonly canRestart: boolean;
+  start(): Promise<void>;
+  /** Stops and starts again with the same environment. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  /** Everything the process printed so far (stdout and stderr interleaved); '' in remote mode. */
+  output(): string;
+}
+
+/** Thrown when the implementation does not come up; the message carries its last output. */
+export class TargetStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetStartError';
+  }
+}
+
+/** Keeps at most this much output (the leak check reads all of it). */
+const OUTPUT_CAP = 8 * 1024 * 1024;
+
+/** Options for {@link execTarget}. */
+export interface ExecOptions {
+  /** A shell command line (run with `sh -c`). */
+  command: string;
+  env: ContractEnv;
+  cwd?: string;
+  /** How long to wait for the first HTTP answer (default 15 s). */
+  readyTimeoutMs?: number;
+  /** Grace period between SIGTERM and SIGKILL (default 5 s). */
+  killAfterMs?: number;
+  /** Called with every chunk of output (e.g. `--verbose`). */
+  onOutput?: (chunk: string) => void;
+}
+
+/**
+ * Runs the implementation as a child process group (`sh -c <command>`, detached so the whole group
+ * can be signalled: a shell wrapper must not keep the real server alive after a restart).
+ */
+export function execTarget(options: ExecOptions): Target {
+  const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
+  const killAfterMs = options.killAfterMs ?? 5_000;
+  const url = `http://127.0.0.1:${options.env.PORT}`;
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let output = '';
+  let exitNote = '';
+
+  const record = (chunk: Buffer | string) => {
+    const text = chunk.toString();
+    if (output.length < OUTPUT_CAP) output += text;
+    options.onOutput?.(text);
+  };
+
+  async function start(): Promise<void> {
+    exitNote = '';
+    const proc = spawn('sh', ['-c', options.command], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    child = proc;
+    proc.stdout?.on('data', record);
+    proc.stderr?.on('data', record);
+    exited = new Promise((resolve) => {
+      proc.once('exit', (code, signal) => {
+        exitNote = `process exited (${signal ?? `code ${code}`})`;
+        if (child === proc) child = undefined;
+        resolve();
+      });
+      proc.once('error', (error) => {
+        exitNote = `could not start: ${error.message}`;
+        if (child === proc) child = undefined;
+        resolve();
+      });
+    });
+    const gone = exited.then(() => 'exited' as const);
+    try {
+      const outcome = await Promise.race([waitForHttp(url, readyTimeoutMs), gone]);
+      if (outcome === 'exited') throw new TargetStartError(`${exitNote} before answering HTTP on ${url}`);
+    } catch (error) {
+      await stop();
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new TargetStartError(`${reason}\n--- last output of \`${options.command}\` ---\n${tail(output, 30)}`);
+    }
+  }
+
+  async function stop(): Promise<void> {
+    const proc = child;
+    if (!proc || proc.exitCode !== null) return;
+    signal(proc, 'SIGTERM');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const killed = new Promise<void>((resolve) => {
+      timer = setTimeout(() => { signal(proc, 'SIGKILL'); resolve(); }, killAfterMs);
+    });
+    await Promise.race([exited, killed]);
+    clearTimeout(timer);
+    await exited;
+  }
+
+  return {
+    mode: 'exec',
+    url,
+    dataDir: options.env.DATA_DIR,
+    canRestart: true,
+    start,
+    async restart() { await stop(); await start(); },
+    stop,
+    output: () => output,
+  };
+}
+
+function signal(proc: ChildProcess, name: NodeJS.Signals): void {
+  // Signal the process group (negative pid) so `sh -c` wrappers and their children all stop.
+  try {
+    if (proc.pid !== undefined) process.kill(-proc.pid, name);
+  } catch {
+    try { proc.kill(name); } catch { /* already gone */ }
+  }
+}
+
+/** An implementation that is already running; the harness cannot restart it or see its files. */
+export function remoteTarget(url: string, readyTimeoutMs = 15_000): Target {
+  const base = url.replace(/\/+$/, '');
+  return {
+    mode: 'remote',
+    url: base,
+    canRestart: false,
+    async start() {
+      try {
+        await waitForHttp(base, readyTimeoutMs);
+      } catch (error) {
+        throw new TargetStartError(`${(error as Error).message} (is the implementation running?)`);
+      }
+    },
+    async restart() { throw new Error('cannot restart a remote target'); },
+    async stop() {},
+    output: () => '',
+  };
+}
+
+/** Resolves once `url` answers any HTTP response; rejects after `timeoutMs`. */
+export async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await answers(url)) return;
+    if (Date.now() > deadline) throw new Error(`no HTTP answer from ${url} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function answers(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(url, { method: 'GET', agent: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The last `lines` lines of `text`. */
+export function tail(text: string, lines: number): string {
+  const all = text.trimEnd().split('\n');
+  return all.slice(-lines).join('\n') || '(no output)';
+}
