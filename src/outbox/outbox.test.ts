@@ -342,7 +342,11 @@ describe('outbox', () => {
     // meta + (job + its key) for 5 pending and 30 dead jobs; no entries for the 270 ended keys
     assert.equal(readFileSync(path, 'utf8').trim().split('\n').length, 1 + 2 * 35);
     assert.equal((await outbox.enqueue({ key: 'k1', group: 'g1', payload: 0 })).duplicate, false);
+    // A crash mid-compaction leaves a partial temp file: ignored and removed at open.
+    await outbox.close();
+    writeFileSync(join(ctx.dir, 'journal.compact.tmp'), encodeRecord({ t: 'meta', v: 1, done: 0, dropped: 0 }).slice(0, 10));
     const after = await ctx.reopen();
+    assert.ok(!existsSync(join(ctx.dir, 'journal.compact.tmp')));
     assert.deepEqual([after.stats().pending, after.stats().dead, after.stats().done], [6, 30, 270]);
     assert.equal(after.deadLetters()[0]?.lastError, 'bad');
   });

@@ -510,8 +510,8 @@ class FileOutbox implements Outbox {
     if (!this.state.jobs.has(job.id)) return { outcome: 'dropped' };
     const now = this.clock.now();
     if (outcome.outcome === 'done') {
-      await this.append([{ t: 'ack', id: job.id, at: now }]);
-      return { outcome: 'done' };
+      const changed = await this.append([{ t: 'ack', id: job.id, at: now }]);
+      return changed ? { outcome: 'done' } : { outcome: 'dropped' };
     }
     const reason = errorMessage(outcome.reason);
     const counts = outcome.outcome === 'dead' || outcome.countAttempt !== false;
