@@ -243,6 +243,11 @@ export function imageFixtures(): ImageFixture[] {
       bytes: () => Buffer.concat([goodIcon.subarray(0, 33), chunk('IDAT', Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff)), chunk('IEND', new Uint8Array())]),
     },
     {
+      file: 'no-image-data.png', description: 'signature, IHDR and IEND but no IDAT chunk',
+      logo: { errors: ['png-corrupt'] }, icon: { errors: ['png-corrupt'] },
+      bytes: () => Buffer.concat([goodIcon.subarray(0, 33), chunk('IEND', new Uint8Array())]),
+    },
+    {
       file: 'trailing-bytes.png', description: 'the good icon followed by bytes after IEND (decoders, Sentry included, ignore them)',
       logo: { errors: [], warnings: ['png-trailing-data'] }, icon: { errors: [], warnings: ['png-trailing-data'] },
       bytes: () => Buffer.concat([goodIcon, Buffer.from('appended by a broken upload\n')]),

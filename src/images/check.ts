@@ -4,9 +4,10 @@
  * unless the artwork fills the canvas). The file is decoded once with pngjs; each rule then reads the pixel
  * buffer in one tight loop.
  */
-import { PNG } from 'pngjs';
+import { createRequire } from 'node:module';
+import zlib from 'node:zlib';
 import type { ImageFinding, ImageKind } from './findings.ts';
-import { colorTypeName, formatName, readPngStructure, sniffFormat, type PngHeader } from './png.ts';
+import { colorTypeName, formatName, readPngStructure, sniffFormat, type PngHeader, type PngStructure } from './png.ts';
 
 /** Sentry's limits (`SENTRY_MAX_AVATAR_SIZE`, AvatarField MIN/MAX_DIMENSION). */
 export const LIMITS = { maxBytes: 5_000_000, minSide: 256, maxSide: 1024 } as const;
@@ -34,12 +35,65 @@ export interface ImageReport {
   decoded?: DecodedImage;
 }
 
-/** Decodes with pngjs; 16-bit files keep 16-bit samples so the icon rule can use Sentry's (PIL's) 8-bit view. */
-export function decodePng(bytes: Uint8Array, header: PngHeader): DecodedImage {
-  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const sixteen = header.bitDepth === 16;
-  const png = PNG.sync.read(buffer, { skipRescale: sixteen });
-  return { width: png.width, height: png.height, data: png.data as Uint8Array | Uint16Array, sampleBits: sixteen ? 16 : 8 };
+interface PngjsMeta {
+  width: number;
+  height: number;
+  depth: number;
+  interlace: boolean;
+  bpp: number;
+  colorType: number;
+  palette?: number[][];
+  transColor?: number[];
+}
+type PngjsBitmap = Buffer | Uint16Array;
+
+// pngjs's unfilter, bitmap and normalise stages. Its synchronous inflate is not used: on Node 20 it swallows
+// zlib errors and returns an uninitialised buffer (garbage or a truncated deflate stream "decodes"), so the
+// IDAT stream is inflated with node:zlib, which reports every error, and handed to the rest of pngjs.
+const requirePngjs = createRequire(import.meta.url);
+const filterSync = requirePngjs('pngjs/lib/filter-parse-sync.js') as { process(data: Buffer, meta: PngjsMeta): Buffer };
+const bitmapper = requirePngjs('pngjs/lib/bitmapper.js') as { dataToBitMap(data: Buffer, meta: PngjsMeta): PngjsBitmap };
+const normalise = requirePngjs('pngjs/lib/format-normaliser.js') as (data: PngjsBitmap, meta: PngjsMeta, skipRescale: boolean) => PngjsBitmap;
+
+const SAMPLES_PER_PIXEL: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
+
+/** Bytes of filtered scanlines the header implies (all Adam7 passes when interlaced). */
+export function expectedInflatedSize(h: PngHeader): number {
+  const bits = SAMPLES_PER_PIXEL[h.colorType]! * h.bitDepth;
+  const size = (w: number, rows: number): number => (w > 0 && rows > 0 ? rows * (1 + Math.ceil((w * bits) / 8)) : 0);
+  if (!h.interlace) return size(h.width, h.height);
+  return ADAM7.reduce((sum, [x0, y0, dx, dy]) => sum + size(Math.ceil((h.width - x0) / dx), Math.ceil((h.height - y0) / dy)), 0);
+}
+
+/**
+ * Decodes with pngjs's pipeline (inflate via node:zlib, see above). 16-bit files keep 16-bit samples so the
+ * icon rule can use Sentry's (PIL's) 8-bit view. Throws with a readable message on bad data.
+ */
+export function decodePng(structure: PngStructure & { header: PngHeader }): DecodedImage {
+  const h = structure.header;
+  let inflated: Buffer;
+  try {
+    inflated = zlib.inflateSync(Buffer.concat(structure.idat));
+  } catch (error) {
+    throw new Error(`the compressed image data is corrupt (${(error as Error).message})`);
+  }
+  const expected = expectedInflatedSize(h);
+  if (inflated.length < expected) throw new Error(`the image data is incomplete (${inflated.length} of ${expected} bytes)`);
+  const meta: PngjsMeta = { width: h.width, height: h.height, depth: h.bitDepth, interlace: h.interlace, bpp: SAMPLES_PER_PIXEL[h.colorType]!, colorType: h.colorType };
+  if (h.colorType === 3) {
+    const plte = structure.palette;
+    if (!plte) throw new Error('a palette image without a PLTE chunk');
+    meta.palette = [];
+    for (let i = 0; i + 2 < plte.length; i += 3) meta.palette.push([plte[i]!, plte[i + 1]!, plte[i + 2]!, structure.transparency?.[i / 3] ?? 255]);
+  } else if (structure.transparency && (h.colorType === 0 || h.colorType === 2)) {
+    const t = structure.transparency;
+    const view = new DataView(t.buffer, t.byteOffset, t.byteLength);
+    meta.transColor = h.colorType === 0 ? [view.getUint16(0)] : [view.getUint16(0), view.getUint16(2), view.getUint16(4)];
+  }
+  const sixteen = h.bitDepth === 16;
+  const data = normalise(bitmapper.dataToBitMap(filterSync.process(inflated.subarray(0, expected), meta), meta), meta, sixteen);
+  return { width: h.width, height: h.height, data, sampleBits: sixteen ? 16 : 8 };
 }
 
 function dimensionFindings(header: PngHeader): ImageFinding[] {
@@ -212,8 +266,7 @@ export function checkImage(bytes: Uint8Array, kind: ImageKind): ImageReport {
   }
   if (structure.errors.length > 0) return finish(report);
   try {
-    // pngjs rejects bytes after IEND ("unrecognised content at end of stream"); Sentry (PIL) ignores them.
-    report.decoded = decodePng(bytes.subarray(0, bytes.length - structure.trailingBytes), header);
+    report.decoded = decodePng({ ...structure, header });
   } catch (error) {
     errors.push({ code: 'png-decode-failed', message: `the image data cannot be decoded: ${(error as Error).message}` });
     return finish(report);

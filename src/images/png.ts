@@ -71,6 +71,11 @@ export interface PngStructure {
   trailingBytes: number;
   /** A tRNS chunk is present (palette or colour-key transparency). */
   hasTransparencyChunk: boolean;
+  /** The IDAT payloads in order (views into the input, not copies). */
+  idat: Uint8Array[];
+  /** PLTE and tRNS payloads, when present. */
+  palette?: Uint8Array;
+  transparency?: Uint8Array;
 }
 
 const COLOR_TYPE_DEPTHS: Record<number, number[]> = {
@@ -139,7 +144,7 @@ function checkHeader(data: Uint8Array): { header?: PngHeader; problem?: string }
  * @example const s = readPngStructure(bytes); if (s.errors.length === 0) console.log(s.header?.colorType);
  */
 export function readPngStructure(bytes: Uint8Array): PngStructure {
-  const result: PngStructure = { errors: [], trailingBytes: 0, hasTransparencyChunk: false };
+  const result: PngStructure = { errors: [], trailingBytes: 0, hasTransparencyChunk: false, idat: [] };
   const fail = (code: string, message: string): PngStructure => {
     result.errors.push({ code, message });
     return result;
@@ -182,8 +187,15 @@ export function readPngStructure(bytes: Uint8Array): PngStructure {
     } else if (type === 'IHDR') {
       return fail('png-corrupt', 'a second IHDR chunk appears');
     }
-    if (type === 'IDAT') sawIdat = true;
-    if (type === 'tRNS') result.hasTransparencyChunk = true;
+    if (type === 'IDAT') {
+      sawIdat = true;
+      result.idat.push(data);
+    }
+    if (type === 'PLTE') result.palette = data;
+    if (type === 'tRNS') {
+      result.hasTransparencyChunk = true;
+      result.transparency = data;
+    }
     offset = end;
     if (type === 'IEND') break;
   }
