@@ -371,8 +371,12 @@ export function createServer(deps: ServerDeps): IntegrationServer {
           if (!server.listening) return resolve();
           server.close(() => resolve());
         });
-        // Idle keep-alive sockets would hold close() open; busy ones finish their request first.
-        (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        // Idle keep-alive sockets would hold close() open; busy ones finish their request first and
+        // become idle afterwards, so keep closing idle ones until everything is drained.
+        const closeIdle = () => (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        closeIdle();
+        const sweeper = setInterval(closeIdle, 25);
+        void drained.finally(() => clearInterval(sweeper));
         let timer: ReturnType<typeof setTimeout> | undefined;
         const cut = new Promise<void>((resolve) => {
           timer = setTimeout(() => {
@@ -382,6 +386,7 @@ export function createServer(deps: ServerDeps): IntegrationServer {
         });
         await Promise.race([drained, cut]);
         clearTimeout(timer);
+        clearInterval(sweeper);
         await app.idle();
         await store.close();
         logger.info('stopped');

@@ -93,10 +93,13 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
   }
 
   const stopped = new Promise<void>((done) => {
+    let stopping = false;
     const stop = (signal: string) => {
+      // Listeners stay registered: on Deno, removing one lets a late signal take the default action
+      // (exit by signal instead of status 0); a repeated signal must not kill in-flight work either.
+      if (stopping) return;
+      stopping = true;
       logger.info('shutting down', { signal });
-      process.off('SIGTERM', onTerm);
-      process.off('SIGINT', onInt);
       app.close().then(done, (error: unknown) => {
         logger.error('shutdown failed', { error });
         done();

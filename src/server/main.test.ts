@@ -1,0 +1,108 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { startSentryEmulator, type SentryEmulator } from '../../conformance/emulator/index.ts';
+import { openFileStore } from '../store/file.ts';
+import { tempDir, tsRunner } from '../testing/runtime.ts';
+
+const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
+const T = { timeout: 60_000 };
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+function serve(env: Record<string, string>, envDir: string) {
+  const [cmd, ...args] = tsRunner(CLI);
+  // cwd is the repository (tsx resolves from it); an explicit empty env file keeps ./.env out.
+  // Only what the test sets: no stray SENTRY_* from the parent environment.
+  const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1' };
+  const proc = spawn(cmd!, [...args, 'serve', '--env-file', `${envDir}/empty.env`], { env: { ...base, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d) => { stdout += d; });
+  proc.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  const lines = createInterface({ input: proc.stdout });
+  const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
+    lines.on('line', (line) => {
+      try {
+        const rec = JSON.parse(line) as Record<string, unknown>;
+        if (rec.msg === 'ready') resolve(rec);
+      } catch { /* not JSON */ }
+    });
+    void exited.then(() => reject(new Error(`exited before ready: ${stderr}`)));
+  });
+  ready.catch(() => {});
+  return { proc, exited, ready, out: () => stdout, err: () => stderr };
+}
+
+describe('serve command', () => {
+  let emulator: SentryEmulator;
+  let dir: { path: string; remove(): Promise<void> };
+  before(async () => {
+    emulator = await startSentryEmulator({ apps: [{ verifyInstall: true }] });
+    dir = await tempDir('sik-main-');
+    await writeFile(`${dir.path}/empty.env`, '# nothing\n');
+  });
+  after(async () => {
+    await emulator.close();
+    await dir.remove();
+  });
+
+  it('exits 2 naming the missing variable, without printing secrets', T, async () => {
+    const secret = 'd'.repeat(64);
+    const run = serve({ SENTRY_CLIENT_SECRET: secret, PORT: 'x' }, dir.path);
+    assert.equal(await run.exited, 2);
+    assert.match(run.err(), /SENTRY_CLIENT_ID/);
+    assert.match(run.err(), /PORT/);
+    assert.ok(!run.err().includes(secret) && !run.out().includes(secret));
+    const sandbox = serve({}, dir.path);
+    assert.equal(await sandbox.exited, 2);
+    assert.match(sandbox.err(), /SENTRY_CLIENT_SECRET/);
+  });
+
+  it('prints a ready line, serves, and shuts down gracefully on SIGTERM finishing in-flight work', T, async () => {
+    const app = emulator.app;
+    const data = `${dir.path}/data`;
+    const run = serve({
+      SENTRY_URL: emulator.url, SENTRY_CLIENT_ID: app.clientId, SENTRY_CLIENT_SECRET: app.clientSecret,
+      SENTRY_APP_SLUG: app.slug, PORT: '0', DATA_DIR: data,
+    }, dir.path);
+    const ready = await run.ready;
+    const url = String(ready.url);
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(ready.webhookUrl, `${url}/webhook`);
+    assert.equal(ready.redirectUrl, `${url}/setup`);
+    assert.equal(ready.dataDir, data);
+    emulator.updateApp(app.slug, { redirectUrl: `${url}/setup`, webhookUrl: `${url}/webhook` });
+    const health = await request(`${url}/healthz`);
+    assert.equal(health.statusCode, 200);
+    await health.body.dump();
+    // An install whose exchange is slow is in flight when SIGTERM arrives: it must complete.
+    emulator.inject({ endpoint: 'token.exchange', kind: 'latency', ms: 700, count: 1 });
+    const install = await emulator.install({ sendWebhook: false });
+    const pending = request(install.redirectUrl!);
+    await new Promise((r) => setTimeout(r, 300)); // real time: let the request reach the server
+    // process.kill, not proc.kill: Deno's child_process reports any proc.kill()ed child as killed by the signal.
+    process.kill(run.proc.pid!, 'SIGTERM');
+    const res = await pending;
+    assert.equal(res.statusCode, 302);
+    await res.body.dump();
+    assert.equal(await run.exited, 0, `${run.out()}\n${run.err()}`);
+    const store = await openFileStore({ dir: data, onWarning: () => {} });
+    try {
+      assert.equal((await store.get(install.installation.uuid))?.status, 'active');
+    } finally {
+      await store.close();
+    }
+    // Logs are JSON lines with no secrets.
+    const lines = run.out().trim().split('\n');
+    for (const line of lines) JSON.parse(line);
+    assert.ok(!run.out().includes(app.clientSecret));
+    assert.doesNotMatch(run.out(), /[0-9a-f]{64}/);
+    assert.ok(lines.some((l) => /"msg":"stopped"/.test(l)));
+  });
+});
