@@ -1,7 +1,12 @@
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Thrown when another live process holds the outbox. */
+/**
+ * Thrown when another live process holds the outbox.
+ *
+ * @example
+ * try { await openOutbox({ dir }); } catch (e) { if (e instanceof OutboxLockedError) console.error(e.message); }
+ */
 export class OutboxLockedError extends Error {
   readonly pid: number;
   constructor(dir: string, pid: number) {

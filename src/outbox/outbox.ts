@@ -10,6 +10,9 @@ import { encodeRecord, parseJournal } from './journal.ts';
 import { acquireLock } from './lock.ts';
 import { type JobState, type JournalRecord, OutboxState } from './state.ts';
 
+export { OutboxLockedError } from './lock.ts';
+export type { RetryPolicy } from './backoff.ts';
+
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
 const fsyncAsync = promisify(fsync);
