@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatIssueNotification } from '../pushover/format.ts';
+import type { PushoverMessage } from '../pushover/types.ts';
+import { deliver, issueForJob, type DeliverPorts, type FetchResult, type SendResult } from './deliver.ts';
+import { jobFromWebhook, type NotificationJob } from './job.ts';
+import { issueData } from './testing.ts';
+
+function job(action = 'created', issue: Record<string, unknown> = issueData({ id: '7', org: 'acme' })): NotificationJob {
+  const parsed = jobFromWebhook('issue', { action, installation: { uuid: 'inst' }, data: { issue } }, 0);
+  assert.ok(parsed.ok);
+  return parsed.job;
+}
+
+function ports(fetch: FetchResult, send: SendResult, sent: PushoverMessage[] = []): DeliverPorts {
+  return {
+    fetchIssue: async () => fetch,
+    format: (issue, j) => formatIssueNotification(issue, { tags: j.key }),
+    send: async (m) => { sent.push(m); return send; },
+  };
+}
+
+describe('deliver', () => {
+  it('sends the API issue merged over the webhook snapshot, tagged with the dedupe key', async () => {
+    const sent: PushoverMessage[] = [];
+    const outcome = await deliver(job(), ports({ ok: true, issue: { title: 'Fresh title', count: '12', permalink: undefined } }, { ok: true, request: 'r1' }, sent));
+    assert.deepEqual(outcome, { kind: 'done', request: 'r1' });
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0]?.title, '[front-end] Fresh title');
+    assert.match(sent[0]?.message ?? '', /Events: 12/);
+    assert.equal(sent[0]?.url, 'https://acme.sentry.io/issues/7/');
+    assert.equal(sent[0]?.tags, 'inst:issue:created:7');
+  });
+
+  it('maps every failure class to retry or dead letter', async () => {
+    const cases: [FetchResult, SendResult, string, boolean][] = [
+      [{ ok: false, class: 'retry', error: '503', notBefore: 9 }, { ok: true }, 'retry', false],
+      [{ ok: false, class: 'dead', error: 'needs-reauth' }, { ok: true }, 'dead', false],
+      [{ ok: true, issue: {} }, { ok: false, class: 'retry', error: '500' }, 'retry', true],
+      [{ ok: true, issue: {} }, { ok: false, class: 'quota', error: '429', notBefore: 5 }, 'retry', true],
+      [{ ok: true, issue: {} }, { ok: false, class: 'permanent', error: '400 user invalid' }, 'dead', true],
+      // A missing issue falls back to the webhook's own data.
+      [{ ok: false, class: 'missing', error: '404' }, { ok: true }, 'done', true],
+    ];
+    for (const [fetch, send, kind, sends] of cases) {
+      const sent: PushoverMessage[] = [];
+      const outcome = await deliver(job(), ports(fetch, send, sent));
+      assert.equal(outcome.kind, kind, JSON.stringify([fetch, send]));
+      assert.equal(sent.length, sends ? 1 : 0);
+      if (outcome.kind === 'retry' && !fetch.ok) assert.equal(outcome.notBefore, 9);
+      if (outcome.kind === 'retry' && !send.ok && send.class === 'quota') assert.deepEqual([outcome.notBefore, outcome.pause], [5, true]);
+    }
+    const noTitle = job('created', { id: '8' });
+    assert.equal((await deliver(noTitle, ports({ ok: false, class: 'missing', error: '404' }, { ok: true }))).kind, 'dead');
+    const throwing: DeliverPorts = { ...ports({ ok: true, issue: {} }, { ok: true }), send: async () => { throw new Error('boom'); } };
+    assert.deepEqual(await deliver(job(), throwing), { kind: 'retry', error: 'unexpected: boom' });
+  });
+
+  it('labels non-created actions in the title', () => {
+    assert.equal(issueForJob(job('resolved'), { title: 'X' }).title, 'Resolved: X');
+    assert.equal(issueForJob(job('created'), { title: 'X' }).title, 'X');
+  });
+});
