@@ -10,19 +10,20 @@
  * sentry.advanceClock(8 * 3600_000);   // the token is now expired
  * await sentry.close();
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { controlEndpoint } from './control.ts';
 import { FaultSet } from './faults.ts';
 import { Operations } from './operations.ts';
 import { resolveOptions, type EmulatorOptions } from './options.ts';
 import { Recorder } from './record.ts';
+import type { RequestContext } from './reply.ts';
 import { createHandler, routeSentry } from './server.ts';
 import { EmulatorState, publicInstallation } from './state.ts';
 import type { SentryEmulator } from './types.ts';
 import { WebhookSender } from './webhooks.ts';
 
-export type { EmulatorOptions } from './options.ts';
+export type { EmulatorOptions, PageHandler } from './options.ts';
 export type * from './types.ts';
 export { signJwt } from './jwt.ts';
 export { GRANT_AUTHORIZATION, GRANT_JWT, GRANT_REFRESH } from './tokens.ts';
@@ -87,6 +88,7 @@ export async function startSentryEmulator(input: EmulatorOptions = {}): Promise<
     recorder,
     now: () => options.clock.now(),
     sleep,
+    ...(options.pages ? { pages: (ctx: RequestContext, res: ServerResponse) => options.pages!(ctx, res, emulator) } : {}),
   }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

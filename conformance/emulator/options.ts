@@ -4,7 +4,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { offsetClock, type OffsetClock } from '../../src/clock.ts';
-import type { EmulatorApp } from './types.ts';
+import type { ServerResponse } from 'node:http';
+import type { RequestContext } from './reply.ts';
+import type { EmulatorApp, SentryEmulator } from './types.ts';
+
+/**
+ * Serves extra paths (the sandbox pages in `ui/`) ahead of the Sentry routes; returns true when it
+ * answered. Its requests are not recorded (they are the browser's, not the integration's).
+ */
+export type PageHandler = (ctx: RequestContext, res: ServerResponse, emulator: SentryEmulator) => boolean | Promise<boolean>;
 
 /** A status and `detail` text the emulator answers with. */
 export interface DetailReply {
@@ -72,10 +80,12 @@ export interface EmulatorOptions {
   regionUrl?: string;
   /** Serve the legacy `/api/0/issues/{id}/` path (default true); false mimics an EU org behind sentry.io (404). */
   legacyIssuePath?: boolean;
+  /** Extra pages (e.g. `sandboxPages()` from `ui/index.ts`); default none. */
+  pages?: PageHandler;
 }
 
 /** Options with every default filled in. */
-export type ResolvedOptions = Required<Omit<EmulatorOptions, 'apps' | 'regionUrl'>> & Pick<EmulatorOptions, 'apps' | 'regionUrl'>;
+export type ResolvedOptions = Required<Omit<EmulatorOptions, 'apps' | 'regionUrl' | 'pages'>> & Pick<EmulatorOptions, 'apps' | 'regionUrl' | 'pages'>;
 
 /** DRF's permission-denied text (used for 403s). */
 export const FORBIDDEN = 'You do not have permission to perform this action.';
@@ -105,5 +115,6 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedOptions {
     apiRateLimit: options.apiRateLimit ?? { limit: 40, windowSec: 1, concurrentLimit: 25 },
     regionUrl: options.regionUrl,
     legacyIssuePath: options.legacyIssuePath ?? true,
+    pages: options.pages,
   };
 }

@@ -63,6 +63,8 @@ export interface HandlerDeps {
   now(): number;
   /** A real-time pause that the emulator's close() cuts short. */
   sleep(ms: number): Promise<void>;
+  /** Extra pages served ahead of the Sentry routes (true = answered); not recorded. */
+  pages?: (ctx: RequestContext, res: ServerResponse) => boolean | Promise<boolean>;
 }
 
 function send(res: ServerResponse, reply: Reply): string {
@@ -103,6 +105,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HandlerDe
     throw error;
   }
   const ctx: RequestContext = { method, path: url.pathname, query: url.searchParams, headers: req.headers, raw };
+  if (deps.pages && await deps.pages(ctx, res)) return;
   if (url.pathname === '/_emulator' || url.pathname.startsWith('/_emulator/')) {
     send(res, await deps.control(ctx));
     return;
