@@ -121,11 +121,19 @@ function toOutboxOutcome(outcome: Awaited<ReturnType<typeof deliver>>): OutboxOu
   };
 }
 
+/** A pipeline variable (NOTIFY_CONCURRENCY, …) has an unusable value; the message names it. */
+export class PipelineEnvError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PipelineEnvError';
+  }
+}
+
 function positiveInt(env: Record<string, string | undefined>, name: string, fallback: number): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
+  if (!Number.isInteger(n) || n < 1) throw new PipelineEnvError(`${name} must be a positive integer`);
   return n;
 }
 

@@ -15,6 +15,8 @@ import { createLogger, type Logger, type LogLevel } from '../log.ts';
 import { createSentryApi } from '../sentry/api.ts';
 import { openFileStore } from '../store/file.ts';
 import { parseStoreKey } from '../store/key.ts';
+import { openServePipeline } from '../pipeline/serve.ts';
+import type { Pipeline } from '../pipeline/pipeline.ts';
 import { createServer, type ServerDeps } from './app.ts';
 
 const USAGE = `usage: serve [--env-file <path>]
@@ -82,15 +84,30 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
     return 1;
   }
   const api = createSentryApi({ baseUrl: config.sentryUrl, clientId: config.clientId!, clientSecret: config.clientSecret! });
-  const app = createServer({ config, store, api, logger, ...extras });
+  // Issue webhooks → outbox → Sentry API → Pushover (docs/pipeline.md); undefined without Pushover keys.
+  let pipeline: Pipeline | undefined;
+  try {
+    pipeline = await openServePipeline({ config, env: process.env, store, api, logger, tokens: () => app.tokens });
+  } catch (error) {
+    await store.close();
+    if (error instanceof ConfigError) {
+      console.error(`serve: ${error.message}`);
+      return 2;
+    }
+    logger.error('cannot open the notification outbox', { error });
+    return 1;
+  }
+  const app = createServer({ config, store, api, logger, ...pipeline?.hooks, ...extras });
   let url: string;
   try {
     url = await app.listen();
   } catch (error) {
     logger.error('cannot listen', { host: config.host, port: config.port, error });
+    await pipeline?.close();
     await store.close();
     return 1;
   }
+  pipeline?.start();
 
   const stopped = new Promise<void>((done) => {
     let stopping = false;
@@ -100,7 +117,8 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
       if (stopping) return;
       stopping = true;
       logger.info('shutting down', { signal });
-      app.close().then(done, (error: unknown) => {
+      // Worker first (its jobs need the store), then the server (in-flight webhooks still enqueue), then the outbox.
+      Promise.resolve(pipeline?.stop()).then(() => app.close()).then(() => pipeline?.close()).then(done, (error: unknown) => {
         logger.error('shutdown failed', { error });
         done();
       });
