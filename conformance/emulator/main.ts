@@ -53,6 +53,16 @@ export async function run(args: string[]): Promise<number> {
       }],
     });
     const pushover = await startPushoverEmulator();
+    // Listen for the signals before printing: a supervisor may signal as soon as it sees the URL.
+    const stopped = new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
     const app = sentry.app;
     const u = sentry.url;
     // Generated, local-only test credentials: printing them is what this command is for.
@@ -75,15 +85,7 @@ Drive it (see docs/emulator.md):
   curl -s ${u}/_emulator/requests     curl -s ${u}/_emulator/deliveries     curl -s ${u}/_emulator/state
   curl -s -XPOST ${u}/_emulator/uninstall -d '{"installationId":"<uuid>"}'
 Ctrl-C stops it.`);
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await stopped;
     await Promise.all([sentry.close(), pushover.close()]);
     return 0;
   } catch (error) {

@@ -6,7 +6,7 @@
  * const hook = await startReceiver((req) => ({ status: 200 }));
  * const sentry = await startSentryEmulator({ apps: [{ webhookUrl: hook.url }] });
  */
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readBody } from '../../src/http.ts';
 import type { InstallResult, SentryEmulator } from './types.ts';
@@ -72,12 +72,29 @@ export interface JsonResponse {
 }
 
 /** Sends a request and reads the whole answer. */
-export async function call(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<JsonResponse> {
-  const res = await fetch(url, { method: init.method ?? 'GET', headers: init.headers ?? {}, body: init.body ?? null });
-  const text = await res.text();
-  let body: unknown;
-  try { body = JSON.parse(text); } catch { body = undefined; }
-  return { status: res.status, text, body, headers: res.headers };
+/**
+ * Sends a request on a fresh connection and reads the whole answer. A fresh connection matters:
+ * some clients (Deno's fetch) silently resend a request whose reused keep-alive connection was
+ * dropped, which would hide the emulator's drop faults.
+ */
+export function call(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<JsonResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers ?? {}, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown;
+        try { body = JSON.parse(text); } catch { body = undefined; }
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+        resolve({ status: res.statusCode ?? 0, text, body, headers });
+      });
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
 }
 
 /** POSTs JSON. */
