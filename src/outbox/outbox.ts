@@ -260,7 +260,10 @@ class FileOutbox implements Outbox {
     let batch: Pending[] = [];
     try {
       while (this.queue.length > 0 || this.compactRequested.length > 0) {
+        // Let every callback already due this turn enqueue first (e.g. all producers just answered by the
+        // previous flush); otherwise the first one alone gets a flush and batches alternate 1 / N-1.
         if (this.delayMs > 0 && this.queue.some((p) => p.text !== '')) await new Promise((r) => setTimer(r, this.delayMs));
+        else await new Promise((r) => setImmediate(r));
         const wanted = this.compactRequested.splice(0);
         if (wanted.length > 0 || this.shouldCompact()) {
           await this.rewrite();
