@@ -4,6 +4,7 @@
  */
 import type { EmulatorApp, EmulatorInstallation } from './types.ts';
 import type { ResolvedOptions } from './options.ts';
+import type { IssueInput } from './payloads.ts';
 
 /** A single-use grant code (10-minute life). */
 export interface Grant {
@@ -33,23 +34,10 @@ export interface InstallationRow extends EmulatorInstallation {
   createdAt: number;
 }
 
-/** An issue the emulator serves from the issue API. */
-export interface IssueRow {
-  id: string;
-  shortId: string;
+/** An issue the emulator serves from the issue API (the serializer's input plus its org). */
+export interface IssueRow extends IssueInput {
   orgSlug: string;
-  project: { id: string; name: string; slug: string; platform: string };
-  title: string;
-  culprit: string;
-  level: string;
   status: 'unresolved' | 'resolved' | 'ignored';
-  substatus: string | null;
-  firstSeen: number;
-  lastSeen: number;
-  count: number;
-  userCount: number;
-  metadata: Record<string, unknown>;
-  assignedTo: unknown;
 }
 
 /** Token lifetime: 8 hours (`TOKEN_LIFE_IN_HOURS`). */
