@@ -15,7 +15,7 @@ describe('fixtures/webhooks', () => {
       assert.ok(verify(entry.secret, raw, entry.signature), `${entry.file} signature`);
       const header = entry.headers['Sentry-Hook-Signature'] ?? entry.headers['Sentry-App-Signature'];
       assert.equal(header, entry.signature, entry.file);
-      if (entry.resource !== null) assert.equal(entry.file, entry.file.startsWith(`${entry.resource}.`) ? `${entry.resource}.${entry.action}.json` : entry.file);
+      if (entry.resource !== null && entry.file !== 'numbers.json') assert.equal(entry.file, `${entry.resource}.${entry.action}.json`);
       if (raw.length > 0) {
         assert.ok(/^[\x20-\x7e]*$/.test(raw.toString('latin1')), `${entry.file} is ASCII only`);
         assert.notEqual(raw[raw.length - 1], 0x0a, `${entry.file} has no trailing newline`);
