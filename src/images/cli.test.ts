@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, it, mock } from 'node:test';
+import { oversizedPng } from '../../scripts/gen-image-fixtures.ts';
+import { tempDir, tsRunner } from '../testing/runtime.ts';
+import { checkImage } from './check.ts';
+import { run } from './cli.ts';
+
+const ROOT = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../..');
+const FIX = join(ROOT, 'fixtures/images');
+
+async function capture(args: string[]): Promise<{ status: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  mock.method(console, 'log', (...a: unknown[]) => { out.push(a.join(' ')); });
+  mock.method(console, 'error', (...a: unknown[]) => { err.push(a.join(' ')); });
+  const status = await run(args);
+  mock.restoreAll();
+  return { status, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('check-images CLI', () => {
+  let dir: { path: string; remove(): Promise<void> };
+  before(async () => { dir = await tempDir(); });
+  after(async () => { await dir.remove(); });
+  afterEach(() => mock.restoreAll());
+
+  it('exit 0 with an exact --json shape for passing files', async () => {
+    const r = await capture(['--logo', join(FIX, 'logo-good.png'), '--icon', join(FIX, 'icon-good.png'), '--json']);
+    assert.equal(r.status, 0);
+    assert.deepEqual(JSON.parse(r.out), {
+      files: [
+        { path: join(FIX, 'logo-good.png'), kind: 'logo', ok: true, errors: [], warnings: [] },
+        { path: join(FIX, 'icon-good.png'), kind: 'icon', ok: true, errors: [], warnings: [] },
+      ],
+    });
+  });
+
+  it('exit 0 with warnings only; exit 1 when a file fails; one finding per line', async () => {
+    const warn = await capture(['--logo', join(FIX, 'logo-rounded-tile.png')]);
+    assert.equal(warn.status, 0);
+    assert.match(warn.out, /ok \(with warnings\)\n {2}warning logo-background-uncertain: /);
+    const fail = await capture(['--icon', join(FIX, 'icon-transparent-white.png')]);
+    assert.equal(fail.status, 1);
+    const lines = fail.out.split('\n');
+    assert.match(lines[0]!, /^icon .*icon-transparent-white\.png: FAIL$/);
+    assert.match(lines[1]!, /^ {2}error {3}icon-transparent-not-black: /);
+    const json = JSON.parse((await capture(['--icon', join(FIX, 'icon-transparent-white.png'), '--json'])).out);
+    assert.deepEqual(Object.keys(json.files[0]), ['path', 'kind', 'ok', 'errors', 'warnings']);
+    assert.deepEqual(Object.keys(json.files[0].errors[0]), ['code', 'message']);
+  });
+
+  it('exit 1 for a file over 5,000,000 bytes (generated at test time)', async () => {
+    const big = join(dir.path, 'big.png');
+    await writeFile(big, oversizedPng());
+    const r = await capture(['--icon', big, '--json']);
+    assert.equal(r.status, 1);
+    assert.equal(JSON.parse(r.out).files[0].errors[0].code, 'file-too-large');
+  });
+
+  it('exit 2 for usage errors and unreadable files', async () => {
+    assert.equal((await capture([])).status, 2);
+    assert.equal((await capture(['--logo'])).status, 2);
+    assert.equal((await capture(['--bogus'])).status, 2);
+    assert.equal((await capture(['stray.png'])).status, 2);
+    const missing = await capture(['--icon', join(dir.path, 'missing.png')]);
+    assert.equal(missing.status, 2);
+    assert.match(missing.err, /cannot read .*missing\.png: ENOENT/);
+    assert.equal((await capture(['--icon', dir.path])).status, 2);
+    assert.equal((await capture(['--help'])).status, 0);
+  });
+
+  it('--fix writes NAME.fixed.png that passes, lists it, and keeps the status of the input', async () => {
+    const icon = join(dir.path, 'cropped.png');
+    const logo = join(dir.path, 'wide.png');
+    await copyFile(join(FIX, 'icon-cropper-near-black.png'), icon);
+    await copyFile(join(FIX, 'logo-not-square.png'), logo);
+    const r = await capture(['--logo', logo, '--icon', icon, '--fix', '--json']);
+    assert.equal(r.status, 1);
+    const files = JSON.parse(r.out).files as Array<{ path: string; ok: boolean }>;
+    assert.deepEqual(files.map((f) => [f.path, f.ok]), [[logo, false], [join(dir.path, 'wide.fixed.png'), true], [icon, false], [join(dir.path, 'cropped.fixed.png'), true]]);
+    assert.equal(checkImage(await readFile(join(dir.path, 'cropped.fixed.png')), 'icon').ok, true);
+    assert.equal(checkImage(await readFile(join(dir.path, 'wide.fixed.png')), 'logo').ok, true);
+    const human = await capture(['--icon', icon, '--fix']);
+    assert.match(human.out, /fix {5}wrote .*cropped\.fixed\.png \(passes\): rewrote as RGBA/);
+  });
+
+  it('runs as a subcommand of the kit CLI with the same exit codes', { timeout: 60_000 }, () => {
+    const [cmd, ...args] = tsRunner(join(ROOT, 'src/cli.ts'));
+    const ok = spawnSync(cmd!, [...args, 'check-images', '--icon', join(FIX, 'icon-good.png'), '--json'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).files[0].ok, true);
+    const bad = spawnSync(cmd!, [...args, 'check-images', '--logo', join(FIX, 'gif-named.png')], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stdout, /not-png: the file is a GIF image, not a PNG/);
+  });
+});

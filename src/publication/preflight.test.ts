@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, it, mock } from 'node:test';
+import { tempDir, tsRunner } from '../testing/runtime.ts';
+import { checkPublicHttpsUrl, privateIpv6Reason } from './address.ts';
+import { run } from './cli.ts';
+import { checkAppConfig, loadAppConfig } from './preflight.ts';
+import { validateUiSchema } from './schema.ts';
+
+const ROOT = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../..');
+const APPS = join(ROOT, 'fixtures/apps');
+const manifest = JSON.parse(readFileSync(join(APPS, 'index.json'), 'utf8')) as { files: Array<{ file: string; exit: number; errors: string[]; warnings: string[] }> };
+
+async function capture(args: string[]): Promise<{ status: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  mock.method(console, 'log', (...a: unknown[]) => { out.push(a.join(' ')); });
+  mock.method(console, 'error', (...a: unknown[]) => { err.push(a.join(' ')); });
+  const status = await run(args);
+  mock.restoreAll();
+  return { status, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('preflight against fixtures/apps (one bad configuration per rule)', () => {
+  afterEach(() => mock.restoreAll());
+  for (const entry of manifest.files) {
+    it(`${entry.file}: exit ${entry.exit} ${[...entry.errors, ...entry.warnings].join(', ')}`, async () => {
+      const r = await capture([join(APPS, entry.file), '--json']);
+      assert.equal(r.status, entry.exit, r.out);
+      const json = JSON.parse(r.out);
+      assert.deepEqual(Object.keys(json), ['files', 'config']);
+      const findings = json.config.findings as Array<{ severity: string; code: string; rule: string; field: string; doc: string }>;
+      assert.deepEqual(findings.filter((f) => f.severity === 'error').map((f) => f.code), entry.errors);
+      assert.deepEqual(findings.filter((f) => f.severity === 'warning').map((f) => f.code), entry.warnings);
+      for (const f of findings) {
+        assert.ok(f.rule.length > 10 && f.field.length > 0, 'rule in plain words and the field');
+        assert.match(f.doc, /^https:\/\/(docs\.sentry\.io|github\.com\/getsentry)\//);
+      }
+      for (const file of json.files) assert.deepEqual(Object.keys(file), ['path', 'kind', 'ok', 'errors', 'warnings']);
+    });
+  }
+});
+
+describe('preflight details', () => {
+  let dir: { path: string; remove(): Promise<void> };
+  before(async () => { dir = await tempDir(); });
+  after(async () => { await dir.remove(); });
+  afterEach(() => mock.restoreAll());
+
+  it('human output: one finding per line with field, rule and doc', async () => {
+    const r = await capture([join(APPS, 'bad-event-without-scope.json')]);
+    assert.equal(r.status, 1);
+    const lines = r.out.split('\n');
+    assert.match(lines[0]!, /: FAIL$/);
+    assert.match(lines[1]!, /^ {2}error {3}events\[0\] event-scope-missing: issue webhooks require the event:read permission — rule: .* \(https:\/\/github\.com\/getsentry\/sentry\/.*\)$/);
+    assert.match(lines[2]!, /events\[1\] event-scope-missing: comment webhooks require the event:read permission/);
+    assert.match(r.out, /^logo \.\.\/images\/logo-good\.png: ok$/m);
+  });
+
+  it('exit 2: no argument, two arguments, unknown flag, missing file, invalid JSON, not an object', async () => {
+    assert.equal((await capture([])).status, 2);
+    assert.equal((await capture(['a.json', 'b.json'])).status, 2);
+    assert.equal((await capture(['--nope'])).status, 2);
+    assert.equal((await capture([join(dir.path, 'missing.json')])).status, 2);
+    await writeFile(join(dir.path, 'broken.json'), '{ "name": ');
+    const broken = await capture([join(dir.path, 'broken.json')]);
+    assert.equal(broken.status, 2);
+    assert.match(broken.err, /not valid JSON/);
+    await writeFile(join(dir.path, 'list.json'), '[]');
+    assert.equal((await capture([join(dir.path, 'list.json')])).status, 2);
+  });
+
+  it('verifyInstall defaults to on (Sentry\'s default), so redirectUrl is needed unless it is false', async () => {
+    const base = await loadAppConfig(join(APPS, 'good.json'));
+    const { redirectUrl: _omit, ...noRedirect } = base;
+    const withDefault = await checkAppConfig({ ...noRedirect, verifyInstall: undefined }, join(APPS, 'x.json'));
+    assert.deepEqual(withDefault.findings.map((f) => f.code), ['redirect-required']);
+    const off = await checkAppConfig({ ...noRedirect, verifyInstall: false }, join(APPS, 'x.json'));
+    assert.deepEqual(off.findings, []);
+  });
+
+  it('extra scopes and event scopes are configurable', async () => {
+    const base = await loadAppConfig(join(APPS, 'good.json'));
+    const cfg = { ...base, scopes: ['event:read', 'project:distribution'], events: ['issue', 'newthing'] };
+    const strict = await checkAppConfig(cfg, join(APPS, 'x.json'));
+    assert.deepEqual(strict.findings.map((f) => f.code), ['scope-unknown', 'event-unknown']);
+    const relaxed = await checkAppConfig(cfg, join(APPS, 'x.json'), { extraScopes: ['project:distribution'], eventScopes: { newthing: 'event:read' } });
+    assert.deepEqual(relaxed.findings, []);
+  });
+
+  it('URL rules: IPv4/IPv6 private, loopback, link-local, mapped, odd spellings, credentials', () => {
+    const codes = (u: string) => checkPublicHttpsUrl(u).map((p) => `${p.severity}:${p.code}`);
+    assert.deepEqual(codes('https://hooks.example.com/x'), []);
+    assert.deepEqual(codes('https://8.8.8.8/x'), []);
+    assert.deepEqual(codes('https://[2606:4700::1111]/x'), []);
+    for (const u of ['https://127.0.0.1/', 'https://0x7f.1/', 'https://172.20.1.1/', 'https://169.254.169.254/latest', 'https://100.64.0.1/', 'https://[::1]/', 'https://[fd00::1]/', 'https://[::ffff:10.0.0.1]/', 'https://app.localhost/']) {
+      assert.deepEqual(codes(u), ['error:url-not-public'], u);
+    }
+    assert.deepEqual(codes('https://intranet/x'), ['warning:url-not-public']);
+    assert.deepEqual(codes('https://u:p@hooks.example.com/'), ['error:url-credentials']);
+    assert.deepEqual(codes('not a url'), ['error:url-invalid']);
+    assert.equal(privateIpv6Reason('fe80::1'), 'link-local (fe80::/10)');
+  });
+
+  it('schema: well-formed elements pass; each malformed part is named by path', () => {
+    const good = JSON.parse(readFileSync(join(APPS, 'good.json'), 'utf8')).schema;
+    assert.deepEqual(validateUiSchema(good), []);
+    assert.deepEqual(validateUiSchema({}), []);
+    const problems = validateUiSchema({
+      elements: [
+        { type: 'alert-rule-action', title: 'Page', settings: { type: 'alert-rule-settings', uri: '/alert', description: '', required_fields: [{ type: 'select', name: 's', label: 'S', uri: '/a', options: [['a', 1]] }] } },
+        { type: 'issue-media', title: 'Media', elements: [{ type: 'image' }, { type: 'markdown', text: 'hi' }] },
+        { type: 'issue-media', title: 'Again', elements: [{ type: 'header', text: 'h' }] },
+        { type: 'issue-link', link: { uri: '/l', required_fields: [{ type: 'text', name: 't', label: 'T', default: 'issue.culprit' }] }, create: { uri: '/c', required_fields: [] } },
+      ],
+    });
+    assert.deepEqual(problems.map((p) => p.path), [
+      'schema.elements[0].settings.description',
+      'schema.elements[0].settings.required_fields[0]',
+      'schema.elements[1].elements[0].url',
+      'schema.elements[2].type',
+      'schema.elements[3].link.required_fields[0].default',
+      'schema.elements[3].create.required_fields',
+    ]);
+  });
+
+  it('runs as a subcommand of the kit CLI', { timeout: 60_000 }, () => {
+    const [cmd, ...args] = tsRunner(join(ROOT, 'src/cli.ts'));
+    const r = spawnSync(cmd!, [...args, 'preflight', join(APPS, 'bad-origin-wildcard.json'), '--json'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(JSON.parse(r.stdout).config.findings[0].code, 'origin-wildcard');
+  });
+});
