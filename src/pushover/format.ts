@@ -1,4 +1,4 @@
-import { codePointLength, PUSHOVER_LIMITS } from './limits.ts';
+import { codePointLength, codePointOffset, PUSHOVER_LIMITS } from './limits.ts';
 import { priorityForLevel, type LevelPriorities, type PushoverMessage } from './types.ts';
 
 /** The fields of a Sentry issue (API `GET …/issues/{id}/` or webhook `data.issue`) the notification uses. */
@@ -31,6 +31,8 @@ export interface FormatOptions {
 }
 
 const ELLIPSIS = '\u2026';
+/** Code points either side of a cut handed to the grapheme segmenter. */
+const GRAPHEME_WINDOW = 32;
 const segmenter: Intl.Segmenter | undefined =
   typeof Intl.Segmenter === 'function' ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : undefined;
 
@@ -48,18 +50,22 @@ export function truncateCodePoints(text: string, max: number, options: { html?: 
   if (codePointLength(text) <= max) return text;
   if (max === 1) return ELLIPSIS;
   const budget = max - 1;
-  let kept = '';
+  let cut = codePointOffset(text, budget); // UTF-16 index of a code-point cut
   if (segmenter) {
-    let n = 0;
-    for (const { segment } of segmenter.segment(text)) {
-      const len = codePointLength(segment);
-      if (n + len > budget) break;
-      kept += segment;
-      n += len;
+    // Only the graphemes near the cut matter: segment a window around it (cheap for long text).
+    const start = codePointOffset(text, Math.max(0, budget - GRAPHEME_WINDOW));
+    const window = text.slice(start, cut + 2 * GRAPHEME_WINDOW);
+    let offset = start;
+    let best = start;
+    for (const { segment } of segmenter.segment(window)) {
+      if (offset + segment.length > cut) break;
+      offset += segment.length;
+      best = offset;
     }
+    // best = start with start 0: one grapheme longer than the room (e.g. "zalgo" text): keep the code-point cut.
+    if (best > 0) cut = best;
   }
-  // A single grapheme longer than the budget (e.g. "zalgo" text): fall back to whole code points.
-  if (kept === '') kept = Array.from(text).slice(0, budget).join('');
+  let kept = text.slice(0, cut);
   if (options.html) kept = dropPartialMarkup(kept);
   return kept + ELLIPSIS;
 }

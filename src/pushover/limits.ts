@@ -31,9 +31,35 @@ export const PUSHOVER_DEVICE_PATTERN = /^[A-Za-z0-9_-]{1,25}$/;
  * codePointLength('a😀'); // 2
  */
 export function codePointLength(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
+  let n = text.length;
+  // Each well-formed surrogate pair is two UTF-16 units but one code point.
+  for (let i = 0; i < text.length - 1; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
   return n;
+}
+
+/**
+ * The UTF-16 index just after the first `count` code points of `text` (or its length).
+ *
+ * @example
+ * codePointOffset('😀a', 1); // 2
+ */
+export function codePointOffset(text: string, count: number): number {
+  let i = 0;
+  for (let n = 0; n < count && i < text.length; n++) {
+    const c = text.charCodeAt(i);
+    const d = text.charCodeAt(i + 1);
+    i += c >= 0xd800 && c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff ? 2 : 1;
+  }
+  return i;
 }
 
 const chicagoParts = new Intl.DateTimeFormat('en-US', {
