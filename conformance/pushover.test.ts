@@ -466,7 +466,7 @@ describe('Pushover emulator: faults, records, listeners, close', T, () => {
 
   it('counts connections and the peak of concurrent requests', T, async () => {
     po.resetStats();
-    po.inject({ kind: 'latency', ms: 100, count: 3 });
+    po.inject({ kind: 'latency', ms: 300, count: 3 });
     await Promise.all([send(po), send(po), send(po)]);
     assert.equal(po.stats().peakInFlight, 3);
     assert.equal(po.stats().inFlight, 0);
@@ -475,7 +475,7 @@ describe('Pushover emulator: faults, records, listeners, close', T, () => {
   it('maxConcurrent answers the request over the limit with nginx HTML 429', T, async () => {
     const strict = await startPushoverEmulator({ maxConcurrent: 2 });
     try {
-      strict.inject({ kind: 'latency', ms: 150, count: 3 });
+      strict.inject({ kind: 'latency', ms: 400, count: 3 });
       const statuses = (await Promise.all([send(strict), send(strict), send(strict)])).map((r) => r.status).sort();
       assert.deepEqual(statuses, [200, 200, 429]);
     } finally {

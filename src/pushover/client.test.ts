@@ -155,7 +155,7 @@ describe('Pushover client against the emulator', T, () => {
     try {
       const c = client({ dispatcher: agent });
       po.resetStats();
-      po.inject({ kind: 'latency', ms: 60, count: 5 });
+      po.inject({ kind: 'latency', ms: 250, count: 5 });
       const results = await Promise.all(Array.from({ length: 5 }, (_, i) => c.send({ message: `a${i}` })));
       assert.deepEqual(results.map((r) => r.kind), Array(5).fill('ok'));
       assert.equal(po.stats().peakInFlight, 2);
