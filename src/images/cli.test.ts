@@ -6,20 +6,13 @@ import { after, afterEach, before, describe, it, mock } from 'node:test';
 import { oversizedPng } from '../../scripts/gen-image-fixtures.ts';
 import { tempDir, tsRunner } from '../testing/runtime.ts';
 import { checkImage } from './check.ts';
+import { captureRun } from './capture-cli.ts';
 import { run } from './cli.ts';
 
 const ROOT = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../..');
 const FIX = join(ROOT, 'fixtures/images');
 
-async function capture(args: string[]): Promise<{ status: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  mock.method(console, 'log', (...a: unknown[]) => { out.push(a.join(' ')); });
-  mock.method(console, 'error', (...a: unknown[]) => { err.push(a.join(' ')); });
-  const status = await run(args);
-  mock.restoreAll();
-  return { status, out: out.join('\n'), err: err.join('\n') };
-}
+const capture = (args: string[]) => captureRun(run, args);
 
 describe('check-images CLI', () => {
   let dir: { path: string; remove(): Promise<void> };

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it, mock } from 'node:test';
 import { tempDir, tsRunner } from '../testing/runtime.ts';
 import { checkPublicHttpsUrl, privateIpv6Reason } from './address.ts';
+import { captureRun } from '../images/capture-cli.ts';
 import { run } from './cli.ts';
 import { checkAppConfig, loadAppConfig } from './preflight.ts';
 import { validateUiSchema } from './schema.ts';
@@ -14,15 +15,7 @@ const ROOT = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname,
 const APPS = join(ROOT, 'fixtures/apps');
 const manifest = JSON.parse(readFileSync(join(APPS, 'index.json'), 'utf8')) as { files: Array<{ file: string; exit: number; errors: string[]; warnings: string[] }> };
 
-async function capture(args: string[]): Promise<{ status: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  mock.method(console, 'log', (...a: unknown[]) => { out.push(a.join(' ')); });
-  mock.method(console, 'error', (...a: unknown[]) => { err.push(a.join(' ')); });
-  const status = await run(args);
-  mock.restoreAll();
-  return { status, out: out.join('\n'), err: err.join('\n') };
-}
+const capture = (args: string[]) => captureRun(run, args);
 
 describe('preflight against fixtures/apps (one bad configuration per rule)', () => {
   afterEach(() => mock.restoreAll());
