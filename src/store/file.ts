@@ -15,7 +15,11 @@ export interface FileStoreOptions {
   dir: string;
   /** 32-byte AES-256-GCM key (see `parseStoreKey`); when set, every record is encrypted on disk. */
   key?: Uint8Array;
-  /** Time for lock and temp-file ages. */
+  /**
+   * Time for lock and temp-file ages (default: the system clock). Lock ages are compared with file
+   * mtimes and with other processes' clocks, so pass anything but real time only in tests; never an
+   * emulator's advanced clock.
+   */
   clock?: Clock;
   /**
    * A lock older than this is taken over even if its holder still runs (default 60 s). Locks of dead
