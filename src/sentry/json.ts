@@ -23,11 +23,13 @@ export class PyFloat {
 function serialize(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   if (value instanceof PyFloat) {
-    return Number.isInteger(value.value) ? `${value.value}.0` : pyNumber(value.value);
+    const n = value.value;
+    if (Number.isInteger(n) && Math.abs(n) < 1e16) return `${n}.0`;
+    return pyFloat(n);
   }
   switch (typeof value) {
     case 'string': return quote(value);
-    case 'number': return pyNumber(value);
+    case 'number': return Number.isInteger(value) ? pyNumber(value) : pyFloat(value);
     case 'boolean': return value ? 'true' : 'false';
     case 'bigint': return value.toString();
     case 'object': {
@@ -47,6 +49,21 @@ function serialize(value: unknown): string {
 // Sentry uses ignore_nan=True: NaN and infinities become null.
 function pyNumber(n: number): string {
   return Number.isFinite(n) ? String(n) : 'null';
+}
+
+/**
+ * Python's float repr: the same shortest digits as JavaScript, but scientific notation below 1e-4
+ * and from 1e16 up, with a signed exponent of at least two digits (`5e-08`, `1e+16`).
+ */
+function pyFloat(n: number): string {
+  if (!Number.isFinite(n)) return 'null';
+  const abs = Math.abs(n);
+  if (abs !== 0 && (abs < 1e-4 || abs >= 1e16)) {
+    const [mantissa, exponent] = n.toExponential().split('e') as [string, string];
+    const sign = exponent.startsWith('-') ? '-' : '+';
+    return `${mantissa}e${sign}${exponent.replace(/^[+-]/, '').padStart(2, '0')}`;
+  }
+  return String(n);
 }
 
 const ESCAPES: Record<string, string> = {

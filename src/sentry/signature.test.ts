@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sign, verify } from './signature.ts';
-import { sentryJson } from './json.ts';
+import { PyFloat, sentryJson } from './json.ts';
 
 // Vectors from shared/reference/sentry-platform.md §4.3.
 const SECRET = '3a2f9ee3b0a84e8c9b1d8f0e2c6a7b5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b';
@@ -32,6 +32,10 @@ describe('sentryJson', () => {
   });
   it('escapes control characters, quotes and DEL like Python', () => {
     assert.equal(sentryJson({ a: 'x"\\\n\t\u0001\u007f' }), '{"a":"x\\"\\\\\\n\\t\\u0001\\u007f"}');
+  });
+  it('prints floats as Python repr does', () => {
+    assert.equal(sentryJson([5e-8, 0.0001, 0.00001, 1.5, -2.25e-7, new PyFloat(3), new PyFloat(1e16), 1e16]),
+      '[5e-08,0.0001,1e-05,1.5,-2.25e-07,3.0,1e+16,10000000000000000]');
   });
   it('prints NaN as null and skips undefined keys', () => {
     assert.equal(sentryJson({ a: Number.NaN, b: undefined, c: [1, true, null] }), '{"a":null,"c":[1,true,null]}');
