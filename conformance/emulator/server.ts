@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, readBody } from '../../src/http.ts';
 import { apiEndpoint, type ApiDeps, type ApiRoute } from './api.ts';
+import { handleAvatarUpload, handlePublishRequest, type AvatarApp, type HandlerResponse } from './avatar.ts';
 import type { FaultSet } from './faults.ts';
 import type { Recorder } from './record.ts';
 import { detail, type Reply, type RequestContext } from './reply.ts';
@@ -28,6 +29,8 @@ const INSTALLATION = new RegExp(`^/api/0/sentry-app-installations/${seg}/$`);
 const ORG_ISSUE = new RegExp(`^/api/0/organizations/${seg}/issues/${seg}/$`);
 const LEGACY_ISSUE = new RegExp(`^/api/0/issues/${seg}/$`);
 const ORG = new RegExp(`^/api/0/organizations/${seg}/$`);
+const APP_AVATAR = new RegExp(`^/api/0/sentry-apps/${seg}/avatar/$`);
+const APP_PUBLISH = new RegExp(`^/api/0/sentry-apps/${seg}/publish-request/$`);
 
 const notAllowed = (method: string): Reply => detail(405, `Method "${method}" not allowed.`);
 
@@ -51,7 +54,38 @@ export function routeSentry(ctx: RequestContext, deps: TokenDeps & ApiDeps): Rou
   if ((m = ORG_ISSUE.exec(p))) return api('issue', { kind: 'issue', org: decodeURIComponent(m[1] as string), issueId: decodeURIComponent(m[2] as string) }, 'GET');
   if ((m = LEGACY_ISSUE.exec(p)) && deps.options.legacyIssuePath) return api('issue.legacy', { kind: 'issue.legacy', issueId: decodeURIComponent(m[1] as string) }, 'GET');
   if ((m = ORG.exec(p))) return api('organization', { kind: 'organization', org: decodeURIComponent(m[1] as string) }, 'GET');
+  if ((m = APP_AVATAR.exec(p))) return appEndpoint('avatar', 'PUT', decodeURIComponent(m[1] as string), handleAvatarUpload, deps);
+  if ((m = APP_PUBLISH.exec(p))) return appEndpoint('publish-request', 'POST', decodeURIComponent(m[1] as string), handlePublishRequest, deps);
   return { endpoint: 'unknown', run: () => detail(404, 'Not found') };
+}
+
+/**
+ * App-settings endpoints (avatar upload, publish request). Sentry requires a logged-in user there;
+ * the emulator models no user sessions, so they are open to anyone who can reach it.
+ */
+function appEndpoint(
+  endpoint: string,
+  method: string,
+  slug: string,
+  handle: (app: AvatarApp, body: unknown) => HandlerResponse,
+  deps: ApiDeps,
+): Routed {
+  return {
+    endpoint,
+    run: (c) => {
+      if (c.method !== method) return notAllowed(c.method);
+      const app = deps.state.apps.get(slug);
+      if (!app) return detail(404, 'The requested resource does not exist');
+      let body: unknown;
+      try {
+        body = JSON.parse(c.raw.toString('utf8'));
+      } catch {
+        return detail(400, 'Malformed request');
+      }
+      const answer = handle(app, body);
+      return answer.body === null ? { status: answer.status } : { status: answer.status, body: answer.body };
+    },
+  };
 }
 
 /** What the HTTP handler needs. */
