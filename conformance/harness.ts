@@ -236,8 +236,35 @@ export interface HarnessSettings {
   waitMs: number;
 }
 
+/**
+ * The emulator's clock: real time plus an offset that cases grow (8 h to expire a token). Unlike
+ * `offsetClock` it can be put back to real time for a while ({@link CaseContext.atRealTime}): the
+ * JWT grant checks `iat`/`exp`, which an implementation takes from its own (real) clock.
+ */
+export interface HarnessClock {
+  now(): number;
+  advance(ms: number): void;
+  offset(): number;
+  setOffset(ms: number): void;
+}
+
+/** Creates a {@link HarnessClock} at real time. */
+export function harnessClock(): HarnessClock {
+  let added = 0;
+  return {
+    now: () => Date.now() + added,
+    advance(ms) {
+      if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`clock can only be advanced, got ${ms}`);
+      added += ms;
+    },
+    offset: () => added,
+    setOffset(ms) { added = ms; },
+  };
+}
+
 /** Everything a running suite shares between cases. */
 export interface SessionParts {
+  clock: HarnessClock;
   sentry: SentryEmulator;
   pushover: PushoverView;
   target: Target;
@@ -261,6 +288,11 @@ export interface CaseContext extends SessionParts {
   settle(ms: number): Promise<void>;
   /** Restarts the implementation (exec mode). */
   restart(): Promise<void>;
+  /**
+   * Runs `fn` with the emulator's clock at real time, then puts the offset back (time never goes
+   * backwards for later cases). For cases whose tokens carry the implementation's own time (JWT).
+   */
+  atRealTime<T>(fn: () => Promise<T>): Promise<T>;
   /** Sentry emulator requests recorded since the case began. */
   sentryRequests(filter?: { endpoint?: string }): RecordedRequest[];
   /** Sentry emulator deliveries since the case began. */
@@ -443,6 +475,11 @@ function makeContext(session: SessionParts): { context: CaseContext; evidence():
       notes.push('restarted the implementation');
       await session.target.restart();
     },
+    async atRealTime(fn) {
+      const saved = session.clock.offset();
+      session.clock.setOffset(0);
+      try { return await fn(); } finally { session.clock.setOffset(Math.max(saved, session.clock.offset())); }
+    },
     sentryRequests: (filter) => sentry.requests(filter).filter((r) => r.id >= firstRequest),
     deliveries: () => sentry.deliveries().filter((d) => d.id >= firstDelivery),
     notifications: () => pushover.messages().slice(firstMessage),
@@ -562,8 +599,9 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   try {
     const po = await startPushoverEmulator({ port: options.pushoverPort ?? 0 });
     closers.push(() => po.close());
+    const clock = harnessClock();
     const sentry = await startSentryEmulator({
-      port: options.sentryPort ?? 0,
+      port: options.sentryPort ?? 0, clock,
       apps: [{
         slug: 'conformance-app', name: 'Conformance App', clientId, clientSecret,
         webhookUrl: `${targetBase}${settings.webhookPath}`, redirectUrl: `${targetBase}${settings.setupPath}`,
@@ -595,7 +633,7 @@ export async function openSession(options: SessionOptions): Promise<Session> {
       inject: (fault) => po.inject(fault),
       clearFaults: () => po.clearFaults(),
     };
-    return { sentry, pushover, target, settings, secrets, env, close };
+    return { clock, sentry, pushover, target, settings, secrets, env, close };
   } catch (error) {
     await close();
     throw error;

@@ -5,7 +5,7 @@
  */
 import {
   DOCS, bearer, defineCases, emitIssue, installFresh, issuedTokens, parseJson, refreshes, tokenRequests,
-  waitForNotification,
+  waitForNotification, type Installed,
 } from './support.ts';
 import type { CaseContext } from '../harness.ts';
 
@@ -14,6 +14,21 @@ const EIGHT_HOURS = 8 * 3600_000 + 60_000;
 
 function refreshTokensSent(ctx: CaseContext, installationId: string): string[] {
   return refreshes(ctx, installationId).map((r) => (parseJson(r.body) as { refresh_token?: string } | undefined)?.refresh_token ?? '');
+}
+
+/**
+ * The lost-refresh scenario. The JWT grant's iat/exp come from the implementation's (real) clock,
+ * so this runs with the emulator at real time and signals expiry with a scripted 401 "Token expired"
+ * on the issue fetch; the refresh is committed by Sentry and its answer dropped.
+ */
+async function lostRefresh(ctx: CaseContext, check: (inst: Installed, issue: { marker: string; issueId: string }) => Promise<void>): Promise<void> {
+  await ctx.atRealTime(async () => {
+    const inst = await installFresh(ctx);
+    ctx.sentry.inject({ endpoint: 'issue', kind: 'status', status: 401, body: '{"detail":"Token expired"}', count: 1 });
+    ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'commit-then-drop', count: 1 });
+    const issue = await emitIssue(ctx, inst);
+    await check(inst, issue);
+  });
 }
 
 export default defineCases([
@@ -104,14 +119,12 @@ export default defineCases([
     clause: { section: 'sentry-platform.md §11 (#94190), §13 (never retry the same refresh token)', url: DOCS.publicIntegration },
     requirement: 'If the refresh answer is lost the old refresh token is dead: recover (JWT grant) or mark the installation for re-auth — never loop.',
     async run(ctx) {
-      const inst = await installFresh(ctx);
-      ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'commit-then-drop', count: 1 });
-      ctx.sentry.advanceClock(EIGHT_HOURS);
-      await emitIssue(ctx, inst);
-      await ctx.settle(1500);
-      const sent = refreshTokensSent(ctx, inst.installationId);
-      const maxSame = Math.max(0, ...sent.map((t) => sent.filter((u) => u === t).length));
-      if (sent.length > 3 || maxSame > 2) ctx.fail('refresh requests keep coming after the lost answer', { expected: '≤ 3 refresh grants, no refresh token sent more than twice', actual: `${sent.length} grants, one token sent ${maxSame}×` });
+      await lostRefresh(ctx, async (inst) => {
+        await ctx.settle(1500);
+        const sent = refreshTokensSent(ctx, inst.installationId);
+        const maxSame = Math.max(0, ...sent.map((t) => sent.filter((u) => u === t).length));
+        if (sent.length > 3 || maxSame > 2) ctx.fail('refresh requests keep coming after the lost answer', { expected: '≤ 3 refresh grants, no refresh token sent more than twice', actual: `${sent.length} grants, one token sent ${maxSame}×` });
+      });
     },
   },
   {
@@ -120,12 +133,12 @@ export default defineCases([
     clause: { section: 'sentry-platform.md §2.1 (JWT manual refresh), §11', url: DOCS.publicIntegration },
     requirement: 'Refresh manually with a client-secret-signed JWT (fresh jti each attempt) when the refresh chain is broken.',
     async run(ctx) {
-      const inst = await installFresh(ctx);
-      ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'commit-then-drop', count: 1 });
-      ctx.sentry.advanceClock(EIGHT_HOURS);
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
-      if (!tokenRequests(ctx, inst.installationId, 'token.jwt').some((r) => r.status === 201)) ctx.fail('no successful JWT grant');
+      await lostRefresh(ctx, async (inst, issue) => {
+        await waitForNotification(ctx, issue.marker);
+        if (!tokenRequests(ctx, inst.installationId, 'token.jwt').some((r) => r.status === 201)) ctx.fail('no successful JWT grant');
+        const after = ctx.sentryRequests({ endpoint: 'issue' }).filter((r) => r.path.includes(issue.issueId));
+        if (!after.some((r) => r.status === 200)) ctx.fail('the issue was not fetched with the recovered token');
+      });
     },
   },
   {
@@ -134,13 +147,11 @@ export default defineCases([
     clause: { section: 'sentry-platform.md §13 (never retry the same refresh token)', url: DOCS.publicIntegration },
     requirement: 'Refresh tokens are single-use; after an unanswered refresh the token must be assumed spent.',
     async run(ctx) {
-      const inst = await installFresh(ctx);
-      ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'commit-then-drop', count: 1 });
-      ctx.sentry.advanceClock(EIGHT_HOURS);
-      await emitIssue(ctx, inst);
-      await ctx.settle(800);
-      const sent = refreshTokensSent(ctx, inst.installationId);
-      if (new Set(sent).size !== sent.length) ctx.fail('the same refresh token was sent again', { actual: `${sent.length} refresh grants` });
+      await lostRefresh(ctx, async (inst) => {
+        await ctx.settle(800);
+        const sent = refreshTokensSent(ctx, inst.installationId);
+        if (new Set(sent).size !== sent.length) ctx.fail('the same refresh token was sent again', { actual: `${sent.length} refresh grants` });
+      });
     },
   },
   {
