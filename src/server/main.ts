@@ -17,6 +17,7 @@ import { openFileStore } from '../store/file.ts';
 import { parseStoreKey } from '../store/key.ts';
 import { openServePipeline } from '../pipeline/serve.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
+import { startMode, startupBanner, type Mode } from '../sandbox/index.ts';
 import { createServer, type ServerDeps } from './app.ts';
 
 const USAGE = `usage: serve [--env-file <path>]
@@ -64,11 +65,19 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
     }
     throw error;
   }
-  if (config.mode === 'sandbox') {
-    // The sandbox (an in-process emulator) is a later issue; until then say exactly what is missing.
-    console.error('serve: invalid configuration:\n  - SENTRY_CLIENT_ID and SENTRY_CLIENT_SECRET are required (sandbox mode is not available yet)');
-    return 2;
+  // Sandbox (no credentials): Sentry + Pushover emulators in-process, config pointed at them.
+  // Production: startup checks (Pushover keys). See src/sandbox/index.ts.
+  let mode: Mode;
+  try {
+    mode = await startMode(config, process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`serve: ${error.message}`);
+      return 2;
+    }
+    throw error;
   }
+  config = mode.config;
   const level = (['debug', 'info', 'warn', 'error'] as const).find((l) => l === process.env.LOG_LEVEL) ?? 'info';
   const logger: Logger = createLogger({ level: level as LogLevel });
 
@@ -81,6 +90,7 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
     });
   } catch (error) {
     logger.error('cannot open the token store', { dataDir: resolve(config.dataDir), error });
+    await mode.sandbox?.close();
     return 1;
   }
   const api = createSentryApi({ baseUrl: config.sentryUrl, clientId: config.clientId!, clientSecret: config.clientSecret! });
@@ -90,6 +100,7 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
     pipeline = await openServePipeline({ config, env: process.env, store, api, logger, tokens: () => app.tokens });
   } catch (error) {
     await store.close();
+    await mode.sandbox?.close();
     if (error instanceof ConfigError) {
       console.error(`serve: ${error.message}`);
       return 2;
@@ -97,7 +108,7 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
     logger.error('cannot open the notification outbox', { error });
     return 1;
   }
-  const app = createServer({ config, store, api, logger, ...pipeline?.hooks, ...extras });
+  const app = createServer({ config, store, api, logger, ...mode.serverDeps, ...pipeline?.hooks, ...extras });
   let url: string;
   try {
     url = await app.listen();
@@ -105,9 +116,11 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
     logger.error('cannot listen', { host: config.host, port: config.port, error });
     await pipeline?.close();
     await store.close();
+    await mode.sandbox?.close();
     return 1;
   }
   pipeline?.start();
+  mode.sandbox?.connect(url);
 
   const stopped = new Promise<void>((done) => {
     let stopping = false;
@@ -118,7 +131,7 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
       stopping = true;
       logger.info('shutting down', { signal });
       // Worker first (its jobs need the store), then the server (in-flight webhooks still enqueue), then the outbox.
-      Promise.resolve(pipeline?.stop()).then(() => app.close()).then(() => pipeline?.close()).then(done, (error: unknown) => {
+      Promise.resolve(pipeline?.stop()).then(() => app.close()).then(() => pipeline?.close()).then(() => mode.sandbox?.close()).then(done, (error: unknown) => {
         logger.error('shutdown failed', { error });
         done();
       });
@@ -138,7 +151,9 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
     dataDir: resolve(config.dataDir),
     encrypted: Boolean(config.tokenStoreKey),
     verifyInstall: config.verifyInstall,
+    ...(mode.sandbox ? { open: mode.sandbox.openUrl } : {}),
   });
+  console.error(startupBanner(config, url, mode.sandbox));
   await stopped;
   return 0;
 }

@@ -210,11 +210,16 @@ export function sandboxPages(options: SandboxPagesOptions = {}): PageHandler {
     const managePage = `/settings/${encodeURIComponent(org)}/sentry-apps/${encodeURIComponent(app.slug)}/`;
     switch (action) {
       case 'install': {
+        if (live()) {
+          record(emulator, `${app.name} is already installed in ${org}`, 'back to its installation page');
+          return send(res, 303, 'text/plain; charset=utf-8', 'Redirecting…', { location: managePage });
+        }
+        record(emulator, `You clicked Install: ${app.name} in ${org}`, app.redirectUrl
+          ? `Sentry sends installation.created and redirects the browser to ${app.redirectUrl}?installationId=…&code=…&orgSlug=${org}`
+          : 'the app has no redirect URL: Sentry sends installation.created and shows the installation page');
         const result = await emulator.install({ app: app.slug, org });
         // The webhook is sent alongside the browser redirect, as Sentry does; it settles on its own.
         result.webhook?.catch(() => {});
-        record(emulator, result.code ? `You installed ${app.name} in ${org}` : `${app.name} is already installed in ${org}`,
-          result.redirectUrl ? 'Sentry sends installation.created and redirects the browser to the integration’s redirect URL' : 'no redirect URL configured: back to the installation page');
         return send(res, 303, 'text/plain; charset=utf-8', 'Redirecting…', { location: result.redirectUrl ?? managePage });
       }
       case 'issue': {
