@@ -35,7 +35,7 @@ export default defineCases([
     id: 'ROB-002', area: 'robustness', level: 'MUST',
     title: 'an oversized body (10 MiB) is refused with 413/4xx and the implementation keeps serving',
     clause: { section: `${SEC13} (size limit)`, url: DOCS.webhooks },
-    requirement: 'Every external input has a limit: a huge body is refused, not buffered without bound.',
+    requirement: 'Every external input has a limit: a huge body is refused (413, or the connection closed mid-upload), not accepted, and the server keeps serving.',
     async run(ctx) {
       const body = Buffer.alloc(10 * 1024 * 1024, 0x20);
       body.write('{"action":"created","installation":{"uuid":"x"},"data":{"pad":"', 0);
@@ -43,10 +43,11 @@ export default defineCases([
       try {
         status = (await postWebhook(ctx, { resource: 'issue', body, timeoutMs: 15_000 })).status;
       } catch (error) {
-        ctx.note(`connection ended without an answer: ${(error as Error).message}`);
+        // A server that answers 413 and closes while we are still uploading can reset the connection
+        // before its answer is read: a refusal all the same (that it still serves is checked below).
+        ctx.note(`the connection was closed during the upload: ${(error as Error).message}`);
       }
-      if (status && !is4xx(status)) ctx.fail('oversized body not refused with 4xx', { expected: '413', actual: String(status) });
-      if (!status) ctx.fail('the connection was closed without an HTTP answer', { expected: '413 before closing', actual: 'no answer' });
+      if (status && !is4xx(status)) ctx.fail('oversized body not refused with 4xx', { expected: '413 (or the connection closed mid-upload)', actual: String(status) });
       await expectStillServing(ctx);
     },
   },

@@ -48,7 +48,7 @@ export default defineCases([
       const issue = await emitIssue(ctx, inst);
       await waitForNotification(ctx, issue.marker);
       const tokens = issuedTokens(ctx, inst.installationId).map((t) => t.token);
-      const issueCalls = ctx.sentryRequests({ endpoint: 'issue' }).filter((r) => r.path.includes(issue.issueId));
+      const issueCalls = ctx.sentryRequests().filter((r) => r.path.includes(`/issues/${issue.issueId}/`));
       if (!issueCalls.length) ctx.fail('the issue was never fetched from the API (the contract: fetch it with the token)');
       const bad = issueCalls.filter((r) => !tokens.includes(bearer(r) ?? ''));
       if (bad.length) ctx.fail('issue fetched without the installation\'s token', { actual: bad.map((r) => `${r.status} ${r.headers.authorization ? 'other bearer' : 'no auth'}`).join('; ') });

@@ -86,7 +86,7 @@ function refresh(id, failedToken) {
   const p = (async () => {
     const rec = installs.get(id);
     if (!rec) throw new Error('gone');
-    if (rec.token !== failedToken) return; // someone refreshed meanwhile
+    if (rec.token !== failedToken && FLAW !== 'no-single-flight') return; // someone refreshed meanwhile
     let r;
     try {
       r = await sentry('POST', authPath(id), { body: { grant_type: 'refresh_token', refresh_token: rec.refreshToken, ...creds } });
@@ -179,9 +179,10 @@ function verify(raw, sig) {
 }
 function readBody(req) {
   return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length']) > LIMIT) return reject(Object.assign(new Error('too large'), { status: 413 }));
+    const tooLarge = () => { req.resume(); reject(Object.assign(new Error('too large'), { status: 413 })); };
+    if (Number(req.headers['content-length']) > LIMIT) return tooLarge();
     const chunks = []; let size = 0;
-    req.on('data', (c) => { size += c.length; if (size > LIMIT) { reject(Object.assign(new Error('too large'), { status: 413 })); req.destroy(); } else chunks.push(c); });
+    req.on('data', (c) => { size += c.length; if (size > LIMIT) tooLarge(); else chunks.push(c); });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });

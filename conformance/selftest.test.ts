@@ -1,0 +1,70 @@
+/**
+ * The harness grades implementations correctly: the plain-JavaScript reference integration
+ * (conformance/selftest/reference.mjs, node: modules only) passes every case in the strict profile,
+ * and each deliberately flawed variant (FLAW=<name>) is failed by the case meant to catch it.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { allCases } from './cases/index.ts';
+import { openSession, runCases, selectCases, type SuiteResult } from './harness.ts';
+
+const REFERENCE = fileURLToPath(new URL('./selftest/reference.mjs', import.meta.url));
+
+async function grade(flaw: string | undefined, only?: string[]): Promise<SuiteResult> {
+  const session = await openSession({
+    exec: `exec node '${REFERENCE}'`,
+    extraEnv: flaw ? { FLAW: flaw } : {},
+    // A flawed variant usually fails by never doing something: do not wait long for it.
+    waitMs: flaw ? 3000 : undefined,
+  });
+  try {
+    return await runCases(session, selectCases(allCases, only), { strict: true });
+  } finally {
+    await session.close();
+  }
+}
+
+function failedIds(suite: SuiteResult): string[] {
+  return suite.results.filter((r) => !r.passed && r.verdict !== 'skip').map((r) => r.id);
+}
+
+/** flaw → the cases that must fail (run together with a few that must still pass). */
+const FLAWS: Record<string, { mustFail: string[]; alsoRun?: string[] }> = {
+  'no-signature-check': { mustFail: ['SIG-003', 'SIG-004'], alsoRun: ['SIG-001'] },
+  'reserialised-signature': { mustFail: ['SIG-001', 'SIG-002'], alsoRun: ['SIG-003'] },
+  'no-refresh': { mustFail: ['REF-001'], alsoRun: ['INR-001'] },
+  'refresh-token-not-persisted': { mustFail: ['REF-004'], alsoRun: ['REF-001'] },
+  'no-single-flight': { mustFail: ['REF-003'], alsoRun: ['SIG-001'] },
+  'no-purge': { mustFail: ['UNI-002', 'UNI-003'], alsoRun: ['UNI-001'] },
+  'slow-ack': { mustFail: ['DEL-001'], alsoRun: ['DEL-003'] },
+  'no-dedupe': { mustFail: ['DEL-004'], alsoRun: ['DEL-005'] },
+  'dedupe-on-request-id': { mustFail: ['DEL-005'], alsoRun: ['NOT-001'] },
+  'no-pushover-retry': { mustFail: ['NOT-003'], alsoRun: ['NOT-004'] },
+  'retry-on-4xx': { mustFail: ['NOT-004'], alsoRun: ['NOT-003'] },
+  'memory-only': { mustFail: ['PER-001'], alsoRun: ['INR-001'] },
+  'leak-secrets': { mustFail: ['ROB-012'], alsoRun: ['INR-001'] },
+  'no-verify': { mustFail: ['VER-001'], alsoRun: ['SIG-001'] },
+  'legacy-issue-path': { mustFail: ['TOK-004'], alsoRun: ['TOK-003'] },
+  'no-length-limits': { mustFail: ['NOT-002'], alsoRun: ['NOT-001'] },
+  'crash-on-bad-json': { mustFail: ['ROB-001'], alsoRun: ['ROB-003'] },
+  'no-uuid-check': { mustFail: ['ROB-005'], alsoRun: ['ROB-004'] },
+  'world-readable': { mustFail: ['PER-003'], alsoRun: ['UNI-003'] },
+};
+
+describe('conformance self-test', { timeout: 240_000 }, () => {
+  it('the correct reference implementation passes every case, strict', { timeout: 120_000 }, async () => {
+    const suite = await grade(undefined);
+    assert.deepEqual(failedIds(suite), [], suite.results.filter((r) => !r.passed).map((r) => `${r.id}: ${r.message}`).join('\n'));
+    assert.equal(suite.exitCode, 0);
+    assert.equal(suite.counts.skip, 0);
+  });
+
+  for (const [flaw, { mustFail, alsoRun = [] }] of Object.entries(FLAWS)) {
+    it(`FLAW=${flaw} is caught by ${mustFail.join(', ')}`, { timeout: 60_000 }, async () => {
+      const suite = await grade(flaw, [...mustFail, ...alsoRun]);
+      assert.deepEqual(failedIds(suite).sort(), [...mustFail].sort(), `failed: ${failedIds(suite).join(', ')}`);
+      assert.equal(suite.exitCode, 1);
+    });
+  }
+});
