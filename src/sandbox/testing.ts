@@ -54,5 +54,8 @@ export function startServe(env: Record<string, string>): ServeChild {
   });
   proc.stderr!.on('data', (chunk: Buffer) => { err += chunk; });
   ready.catch(() => {});
-  return { proc, ready, exited, stdout: () => out, stderr: () => err, stop: () => { proc.kill('SIGTERM'); } };
+  // process.kill, not proc.kill: Deno's child_process reports a child it killed as exited by the
+  // signal even when the child handled it and exited 0.
+  const stop = (): void => { if (proc.exitCode === null && proc.pid !== undefined) process.kill(proc.pid, 'SIGTERM'); };
+  return { proc, ready, exited, stdout: () => out, stderr: () => err, stop };
 }
