@@ -1,0 +1,108 @@
+/** Unit tests of the harness pieces: selection, baselines, verdicts, arguments, reports, docs. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { allCases } from './cases/index.ts';
+import { AREAS, exitCodeFor, parseBaseline, SecretBook, selectCases, verdictFor, type CaseResult, type SuiteResult } from './harness.ts';
+import { parseConformanceArgs, remoteEnvText } from './main.ts';
+import { junitReport } from './report/junit.ts';
+import { jsonReport } from './report/json.ts';
+import { summary } from './report/console.ts';
+import { DOC_PATH, withCatalogue } from '../scripts/gen-conformance-docs.ts';
+
+function result(id: string, verdict: CaseResult['verdict'], extra: Partial<CaseResult> = {}): CaseResult {
+  return {
+    id, area: 'signatures', title: `title <${id}> & "q"`, level: 'MUST', clause: { section: '§4', url: 'https://x' },
+    requirement: 'r', verdict, passed: verdict === 'pass' || verdict === 'unexpected-pass', durationMs: 5, ...extra,
+  };
+}
+
+describe('the case catalogue', () => {
+  it('has at least 60 cases with unique ids, known areas and complete clauses', () => {
+    assert.ok(allCases.length >= 60, `${allCases.length} cases`);
+    assert.equal(new Set(allCases.map((c) => c.id)).size, allCases.length);
+    for (const c of allCases) {
+      assert.match(c.id, /^[A-Z]{3}-\d{3}$/);
+      assert.ok((AREAS as readonly string[]).includes(c.area), c.id);
+      assert.ok(c.clause.section && /^https:\/\//.test(c.clause.url) && c.requirement && c.title, c.id);
+    }
+  });
+  it('docs/conformance.md carries the current generated catalogue', async () => {
+    const doc = await readFile(DOC_PATH, 'utf8');
+    assert.equal(withCatalogue(doc, allCases), doc, 'run: node --import tsx scripts/gen-conformance-docs.ts');
+  });
+});
+
+describe('selection, baselines and verdicts', () => {
+  it('selects by id, id prefix and area, and skips', () => {
+    assert.deepEqual(selectCases(allCases, ['SIG-003']).map((c) => c.id), ['SIG-003']);
+    assert.ok(selectCases(allCases, ['tok']).every((c) => c.id.startsWith('TOK-')));
+    assert.ok(selectCases(allCases, ['uninstall']).every((c) => c.area === 'uninstall'));
+    assert.ok(!selectCases(allCases, [], ['SIG']).some((c) => c.area === 'signatures'));
+  });
+  it('parses baselines with comments, and JSON arrays', () => {
+    assert.deepEqual([...parseBaseline('# known\nSIG-001  # reason\n\nTOK-004\n')], ['SIG-001', 'TOK-004']);
+    assert.deepEqual([...parseBaseline('["A-001"]')], ['A-001']);
+  });
+  it('maps outcomes to verdicts by level, profile and baseline', () => {
+    const must = { id: 'X-001', level: 'MUST' as const };
+    const should = { id: 'X-002', level: 'SHOULD' as const };
+    assert.equal(verdictFor(must, 'fail', {}), 'fail');
+    assert.equal(verdictFor(should, 'fail', {}), 'warn');
+    assert.equal(verdictFor(should, 'fail', { strict: true }), 'fail');
+    assert.equal(verdictFor(must, 'fail', { expectedFailures: new Set(['X-001']) }), 'expected');
+    assert.equal(verdictFor(must, 'pass', { expectedFailures: new Set(['X-001']) }), 'unexpected-pass');
+    assert.equal(verdictFor(must, 'skip', {}), 'skip');
+    assert.equal(exitCodeFor([result('A', 'pass'), result('B', 'warn'), result('C', 'expected')]), 0);
+    assert.equal(exitCodeFor([result('A', 'pass'), result('B', 'unexpected-pass')]), 1);
+  });
+  it('redacts known secrets, keeping kind and last four characters', () => {
+    const book = new SecretBook();
+    book.add('access token', 'ec48bf98637d44c294ead7566513686237e74ab6');
+    assert.equal(book.redact('Bearer ec48bf98637d44c294ead7566513686237e74ab6!'), 'Bearer [access token …4ab6]!');
+  });
+});
+
+describe('command line', () => {
+  it('parses targets, profiles and repeated reports', () => {
+    const a = parseConformanceArgs(['--exec', 'node app.mjs', '--strict', '--only', 'TOK,SIG', '--skip=PER', '--report', 'json', 'a.json', '--report', 'junit=b.xml']);
+    assert.equal(a.exec, 'node app.mjs');
+    assert.equal(a.strict, true);
+    assert.deepEqual(a.only, ['TOK', 'SIG']);
+    assert.deepEqual(a.skip, ['PER']);
+    assert.deepEqual(a.reports, [{ kind: 'json', file: 'a.json' }, { kind: 'junit', file: 'b.xml' }]);
+  });
+  it('rejects bad combinations clearly', () => {
+    assert.throws(() => parseConformanceArgs(['--target', 'http://127.0.0.1:1']), /--sentry-port/);
+    assert.throws(() => parseConformanceArgs(['--exec', 'a', '--target', 'http://x:1', '--sentry-port', '1', '--pushover-port', '2']), /not both/);
+    assert.throws(() => parseConformanceArgs(['--report', 'html', 'x']), /json or junit/);
+    assert.throws(() => parseConformanceArgs(['--nope']), /unknown option/);
+  });
+  it('prints the environment a --target implementation must be started with', () => {
+    const text = remoteEnvText(parseConformanceArgs(['--target', 'http://127.0.0.1:8080', '--sentry-port', '9001', '--pushover-port', '9002']));
+    assert.match(text, /^PORT=8080$/m);
+    assert.match(text, /^SENTRY_URL=http:\/\/127\.0\.0\.1:9001$/m);
+    assert.match(text, /^PUSHOVER_URL=http:\/\/127\.0\.0\.1:9002$/m);
+    assert.match(text, /^VERIFY_INSTALL=true$/m);
+  });
+});
+
+describe('reports', () => {
+  const suite: SuiteResult = {
+    results: [result('SIG-001', 'pass'), result('SIG-002', 'fail', { message: 'got 200 <ok>', expected: '401', actual: '200' }), result('SIG-003', 'skip', { message: 'remote' })],
+    strict: false, durationMs: 42, exitCode: 1, counts: { pass: 1, fail: 1, warn: 0, skip: 1, expected: 0, 'unexpected-pass': 0 },
+  };
+  it('JUnit XML escapes text and counts failures and skips per area', () => {
+    const xml = junitReport(suite);
+    assert.match(xml, /<testsuite name="conformance.signatures" tests="3" failures="1" errors="0" skipped="1"/);
+    assert.match(xml, /<failure message="got 200 &lt;ok&gt;" type="MUST">/);
+    assert.ok(!/<ok>/.test(xml));
+    assert.match(xml, /title &lt;SIG-001&gt; &amp; &quot;q&quot;/);
+  });
+  it('JSON report round-trips and the summary states the verdict', () => {
+    const parsed = JSON.parse(jsonReport(suite, { target: 't' })) as { results: unknown[]; exitCode: number };
+    assert.equal(parsed.results.length, 3);
+    assert.equal(parsed.exitCode, 1);
+    assert.match(summary(suite), /NOT CONFORMANT/);
+  });
+});
