@@ -10,7 +10,9 @@
  */
 import { parseArgs } from 'node:util';
 import { startPushoverEmulator } from '../pushover.ts';
+import { offsetClock } from '../../src/clock.ts';
 import { startSentryEmulator } from './index.ts';
+import { sandboxPages } from './ui/index.ts';
 
 const HELP = `usage: emulator [--port N] [--host H] [--webhook-url URL] [--redirect-url URL]
                 [--verify-install true|false] [--published] [--jwt-refresh true|false]
@@ -41,9 +43,14 @@ export async function run(args: string[]): Promise<number> {
     }
     const port = values.port === undefined ? 0 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --port ${values.port}`);
+    // One clock for both, so the pages' timeline orders Pushover sends after an "advance 8 h".
+    const clock = offsetClock();
+    const pushover = await startPushoverEmulator({ clock });
     const sentry = await startSentryEmulator({
       host: values.host ?? '127.0.0.1',
       port,
+      clock,
+      pages: sandboxPages({ pushover }),
       apps: [{
         ...(values['webhook-url'] ? { webhookUrl: values['webhook-url'] } : {}),
         ...(values['redirect-url'] ? { redirectUrl: values['redirect-url'] } : {}),
@@ -51,8 +58,10 @@ export async function run(args: string[]): Promise<number> {
         published: values.published ?? false,
         jwtRefreshEnabled: bool(values['jwt-refresh'], true),
       }],
+    }).catch(async (error: unknown) => {
+      await pushover.close();
+      throw error;
     });
-    const pushover = await startPushoverEmulator();
     // Listen for the signals before printing: a supervisor may signal as soon as it sees the URL.
     const stopped = new Promise<void>((resolve) => {
       const stop = (): void => {
@@ -77,7 +86,8 @@ PUSHOVER_URL=${pushover.url}
 PUSHOVER_TOKEN=${pushover.token}
 PUSHOVER_USER=${pushover.user}
 
-Drive it (see docs/emulator.md):
+Drive it in a browser: ${u}/   (see docs/sandbox.md)
+or over HTTP (see docs/emulator.md):
   curl -s -XPOST ${u}/_emulator/install -d '{"org":"acme"}'
   curl -s -XPOST ${u}/_emulator/emit/issue -d '{"installationId":"<uuid>"}'
   curl -s -XPOST ${u}/_emulator/clock/advance -d '{"ms":28800000}'
