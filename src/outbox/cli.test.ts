@@ -48,6 +48,15 @@ describe('dead-letters command', () => {
     assert.ok(!text.out.includes(SECRET) && !json.out.includes(SECRET));
   });
 
+  it('reads OUTBOX_DIR as the server does, unless --data-dir is given', T, async () => {
+    const { dataDir, ids } = await dataDirWithDeadLetters();
+    const viaEnv = await cli(['list', '--json'], { OUTBOX_DIR: join(dataDir, 'outbox'), DATA_DIR: '/nonexistent' });
+    assert.equal(viaEnv.code, 0);
+    assert.equal((JSON.parse(viaEnv.out) as unknown[]).length, ids.length);
+    const overridden = await cli(['list', '--json', '--data-dir', dataDir], { OUTBOX_DIR: '/nonexistent' });
+    assert.equal((JSON.parse(overridden.out) as unknown[]).length, ids.length);
+  });
+
   it('replays one, then all; then there is nothing left', T, async () => {
     const { dataDir, ids } = await dataDirWithDeadLetters();
     assert.deepEqual(await cli(['--data-dir', dataDir, 'replay', ids[0]!, '--json']), { code: 0, out: '{"replayed":1}', err: '' });

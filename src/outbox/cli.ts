@@ -3,7 +3,7 @@
  *
  *   dead-letters [--data-dir DIR] [list | replay ID | replay --all] [--json]
  *
- * The outbox lives in `<DATA_DIR>/outbox` (DATA_DIR env, default ./data). `list` reads the journal without
+ * The outbox lives in `$OUTBOX_DIR`, else `<DATA_DIR>/outbox` (DATA_DIR env, default ./data). `list` reads the journal without
  * the lock, so it works while the server runs. `replay` writes to the journal, so it takes the outbox lock
  * and refuses (exit 1, naming the pid) while the server holds it: stop the server, replay, start it again.
  * Payloads are never printed.
@@ -17,7 +17,8 @@ const USAGE = `usage: dead-letters [--data-dir DIR] [list | replay ID | replay -
   list            show dead letters (default); safe while the server runs
   replay ID       move one dead letter back to pending (server must be stopped)
   replay --all    move every dead letter back to pending (server must be stopped)
-  --data-dir DIR  data directory (default: $DATA_DIR or ./data); the outbox is DIR/outbox
+  --data-dir DIR  data directory (default: $DATA_DIR or ./data); the outbox is DIR/outbox,
+                  or $OUTBOX_DIR when set and --data-dir is not given
   --json          machine-readable output`;
 
 /** Where output goes; injectable for tests. */
@@ -27,10 +28,12 @@ export interface CliIo {
   env: Record<string, string | undefined>;
 }
 
-interface Parsed { dataDir: string; json: boolean; command: 'list' | 'replay' | 'help'; target?: string }
+interface Parsed { dataDir: string; outboxDir?: string; json: boolean; command: 'list' | 'replay' | 'help'; target?: string }
 
 function parse(args: string[], env: CliIo['env']): Parsed | string {
   let dataDir = env.DATA_DIR || './data';
+  // OUTBOX_DIR (as the server reads it) wins unless --data-dir is given on the command line.
+  let outboxDir = env.OUTBOX_DIR || undefined;
   let json = false;
   let all = false;
   const rest: string[] = [];
@@ -43,15 +46,20 @@ function parse(args: string[], env: CliIo['env']): Parsed | string {
       const v = args[++i];
       if (!v) return '--data-dir needs a value';
       dataDir = v;
-    } else if (a.startsWith('--data-dir=')) dataDir = a.slice('--data-dir='.length);
+      outboxDir = undefined;
+    } else if (a.startsWith('--data-dir=')) {
+      dataDir = a.slice('--data-dir='.length);
+      outboxDir = undefined;
+    }
     else if (a.startsWith('-')) return `unknown option ${a}`;
     else rest.push(a);
   }
   const [command = 'list', target, extra] = rest;
-  if (command === 'list') return rest.length > 1 || all ? 'list takes no arguments' : { dataDir, json, command };
+  const where = outboxDir ? { dataDir, outboxDir } : { dataDir };
+  if (command === 'list') return rest.length > 1 || all ? 'list takes no arguments' : { ...where, json, command };
   if (command !== 'replay') return `unknown subcommand ${command}`;
   if (extra !== undefined || (all && target !== undefined) || (!all && target === undefined)) return 'replay needs exactly one of ID or --all';
-  return { dataDir, json, command, target: all ? 'all' : target! };
+  return { ...where, json, command, target: all ? 'all' : target! };
 }
 
 function describe(d: DeadLetter): string {
@@ -75,7 +83,7 @@ export async function deadLettersCommand(args: string[], io: CliIo): Promise<num
     io.out(USAGE);
     return 0;
   }
-  const dir = join(resolve(parsed.dataDir), 'outbox');
+  const dir = parsed.outboxDir ? resolve(parsed.outboxDir) : join(resolve(parsed.dataDir), 'outbox');
   if (parsed.command === 'list') {
     const dead = existsSync(dir) ? inspectOutbox(dir).deadLetters : [];
     if (parsed.json) io.out(JSON.stringify(dead.map(({ payload: _p, ...d }) => d), null, 2));

@@ -180,6 +180,14 @@ describe('file store on disk', { timeout: 60_000 }, () => {
     assert.match(warnings.join(), /1 file\(s\) that are not store files/);
   });
 
+  it('says nothing of subdirectories such as the outbox sharing DATA_DIR', async () => {
+    await mkdir(join(dir, 'outbox'), { recursive: true, mode: 0o700 });
+    const warnings: string[] = [];
+    const store = await open({ onWarning: (m) => warnings.push(m) });
+    assert.deepEqual(await store.list(), []);
+    assert.deepEqual(warnings, []);
+  });
+
   it('removes temp files of dead processes at open and keeps those of live ones', async () => {
     const store = await open();
     const record = sampleRecord();

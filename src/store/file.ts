@@ -218,7 +218,10 @@ async function prepareDir(dir: string, warn: (m: string) => void): Promise<void>
 
 async function cleanLeftovers(dir: string, clock: Clock, staleMs: number, warn: (m: string) => void): Promise<void> {
   let foreign = 0;
-  for (const name of await readdir(dir)) {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    // Subdirectories (e.g. the outbox sharing DATA_DIR) are not ours to judge.
+    if (entry.isDirectory()) continue;
+    const name = entry.name;
     const temp = TEMP.exec(name);
     if (temp) {
       const pid = Number(temp[2]);
