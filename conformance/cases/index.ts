@@ -17,8 +17,9 @@ import delivery from './delivery.ts';
 import notifications from './notifications.ts';
 import persistence from './persistence.ts';
 import robustness from './robustness.ts';
+import images from './images.ts';
 
 export const allCases: readonly ConformanceCase[] = [
   ...installRedirect, ...installWebhook, ...tokens, ...refresh, ...verify, ...uninstall, ...signatures,
-  ...delivery, ...notifications, ...persistence, ...robustness,
+  ...delivery, ...notifications, ...persistence, ...robustness, ...images,
 ];
