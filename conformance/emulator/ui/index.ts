@@ -185,12 +185,15 @@ export function sandboxPages(options: SandboxPagesOptions = {}): PageHandler {
     const notify = (): void => {
       if (queued) return;
       queued = true;
-      setTimeout(() => { queued = false; res.write('event: change\ndata: {}\n\n'); }, 50);
+      setTimeout(() => {
+        queued = false;
+        if (!res.destroyed && !res.writableEnded) res.write('event: change\ndata: {}\n\n');
+      }, 50);
     };
     const offSentry = emulator.onEvent(notify);
     const offPushover = options.pushover?.onEvent(notify);
     changeListeners.add(notify);
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    const keepAlive = setInterval(() => { if (!res.destroyed) res.write(': keep-alive\n\n'); }, 15_000);
     res.on('close', () => {
       clearInterval(keepAlive);
       offSentry();
