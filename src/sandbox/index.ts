@@ -72,7 +72,7 @@ export function productionProblems(config: Config): string[] {
 /**
  * Starts the sandbox: both emulators on loopback, an app registered with the sandbox pages, and a
  * configuration pointing at them. `env` (normally `process.env`) receives the same values
- * (SENTRY_URL, SENTRY_CLIENT_ID/SECRET, SENTRY_APP_SLUG, SETUP_REDIRECT_URL, PUSHOVER_URL/TOKEN/USER,
+ * (SENTRY_URL, SENTRY_CLIENT_ID/SECRET, SENTRY_APP_SLUG, PUSHOVER_URL/TOKEN/USER,
  * DATA_DIR) so every component that reads the environment is wired like production. The generated
  * credentials are local test values; they are never printed.
  *
@@ -105,16 +105,21 @@ export async function startSandbox(config: Config, env: Record<string, string | 
   const app = sentry.app;
   const dataDir = env.DATA_DIR?.trim() || await mkdtemp(join(tmpdir(), 'sik-sandbox-'));
   const temporaryStore = !env.DATA_DIR?.trim();
-  const returnUrl = `${sentry.url}/settings/${SANDBOX_ORG}/sentry-apps/${SANDBOX_APP}/`;
+  // No SETUP_REDIRECT_URL: with SENTRY_APP_SLUG set, /setup sends the browser to Sentry's page for the
+  // installation in whichever org installed it ({SENTRY_URL}/settings/{org}/sentry-apps/{slug}/), which
+  // the emulator serves.
   const values: Record<string, string> = {
     SENTRY_URL: sentry.url, SENTRY_CLIENT_ID: app.clientId, SENTRY_CLIENT_SECRET: app.clientSecret, SENTRY_APP_SLUG: app.slug,
-    SETUP_REDIRECT_URL: returnUrl, PUSHOVER_URL: pushover.url, PUSHOVER_TOKEN: pushover.token, PUSHOVER_USER: pushover.user,
+    PUSHOVER_URL: pushover.url, PUSHOVER_TOKEN: pushover.token, PUSHOVER_USER: pushover.user,
     DATA_DIR: dataDir,
   };
   Object.assign(env, values);
+  // A production SETUP_REDIRECT_URL in the environment must not send sandbox browsers elsewhere.
+  delete env.SETUP_REDIRECT_URL;
+  delete config.setupRedirectUrl;
   Object.assign(config, {
     sentryUrl: sentry.url, clientId: app.clientId, clientSecret: app.clientSecret, appSlug: app.slug,
-    setupRedirectUrl: returnUrl, dataDir,
+    dataDir,
     pushover: { ...config.pushover, url: pushover.url, token: pushover.token, user: pushover.user },
   } satisfies Partial<Config>);
   let closed: Promise<void> | undefined;

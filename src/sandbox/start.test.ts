@@ -17,10 +17,12 @@ describe('start command', () => {
   after(async () => { await dir.remove(); });
 
   it('with no environment: sandbox mode, ready, prints the URL to open, which serves the Integrations page', T, async () => {
-    const child = startServe({ PORT: '0', DATA_DIR: `${dir.path}/data` });
+    // SETUP_REDIRECT_URL (a production setting) is ignored by the sandbox.
+    const child = startServe({ PORT: '0', DATA_DIR: `${dir.path}/data`, SETUP_REDIRECT_URL: 'https://example.com/elsewhere' });
     try {
       const ready = await child.ready;
       assert.equal(ready.mode, 'sandbox');
+      assert.equal(ready.dataDir, `${dir.path}/data`);
       const open = String(ready.open);
       assert.match(open, /^http:\/\/127\.0\.0\.1:\d+\/settings\/acme\/integrations\/$/);
       // The banner (stderr) says sandbox, gives the same URL and names the production variables.
@@ -35,6 +37,15 @@ describe('start command', () => {
       const feed = await (await fetch(new URL('/_ui/feed', open))).json() as { app: { webhookUrl: string; redirectUrl: string } };
       assert.equal(feed.app.webhookUrl, `${String(ready.url)}/webhook`);
       assert.equal(feed.app.redirectUrl, `${String(ready.url)}/setup`);
+      // Install in another org, following the redirects by hand: emulator → our /setup → back to
+      // Sentry's page for that org's installation (not a fixed URL).
+      const install = await fetch(new URL('/_ui/install', open), { method: 'POST', body: new URLSearchParams({ org: 'other' }), redirect: 'manual' });
+      assert.equal(install.status, 303);
+      const setup = install.headers.get('location')!;
+      assert.ok(setup.startsWith(`${String(ready.url)}/setup?`), setup);
+      const back = await fetch(setup, { redirect: 'manual' });
+      assert.equal(back.status, 302);
+      assert.equal(back.headers.get('location'), new URL('/settings/other/sentry-apps/pushover-notifier/', open).toString());
       const health = await fetch(`${String(ready.url)}/healthz`);
       assert.equal(health.status, 200);
       assert.equal((await health.json() as { mode: string }).mode, 'sandbox');
