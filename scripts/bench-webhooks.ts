@@ -12,28 +12,14 @@
  * // node --import tsx scripts/bench-webhooks.ts --concurrency 64 --rounds 5
  * // (prints bare and ours req/s, p50/p99 per concurrency level, their ratio and OK/MISSED)
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { spawnBenchServer, startBareServer, type BenchServer, type BenchServerStats } from '../src/pipeline/bench-server.ts';
 import { closedLoop, type LoadResult } from '../src/pipeline/load.ts';
-import { startBenchTarget } from '../src/pipeline/bench-target.ts';
-import { issueData, signedWebhook } from '../src/pipeline/testing.ts';
+import { issueData, signedWebhook, type SignedDelivery } from '../src/pipeline/testing.ts';
+import { tempDir } from '../src/testing/runtime.ts';
 
-/** A bare node:http server that drains the body and answers 200: the baseline. */
-export async function startBareServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 11 });
-      res.end('{"ok":true}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/webhook`,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }),
-  };
-}
+export { startBareServer };
 
 function flag(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
@@ -42,16 +28,41 @@ function flag(args: string[], name: string, fallback: number): number {
   return value;
 }
 
-function line(name: string, r: LoadResult): string {
-  const failed = r.sent - r.acked.length;
-  return `${name.padEnd(5)} ${String(r.sent).padStart(6)} req  ${r.rps.toFixed(0).padStart(7)} req/s  ` +
-    `p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  max ${r.maxMs.toFixed(1)} ms` +
-    (failed ? `  (${failed} not 2xx: ${JSON.stringify(r.statuses)})` : '');
+/** One measured run: the load result plus CPU the server (child) and the driver (this process) spent. */
+interface Run {
+  load: LoadResult;
+  /** Server CPU per request, µs. */
+  serverUsPerReq: number;
+  /** Driver CPU as a share of one core over the run. */
+  driverCore: number;
 }
 
-/** The run with the median throughput. */
-function median(results: LoadResult[]): LoadResult {
-  return [...results].sort((a, b) => a.rps - b.rps)[Math.floor(results.length / 2)]!;
+function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Medians over rounds of each figure (and the worst max). */
+function summarize(runs: Run[]) {
+  return {
+    rps: medianOf(runs.map((r) => r.load.rps)),
+    p50: medianOf(runs.map((r) => r.load.p50Ms)),
+    p99: medianOf(runs.map((r) => r.load.p99Ms)),
+    worstP99: Math.max(...runs.map((r) => r.load.p99Ms)),
+    max: Math.max(...runs.map((r) => r.load.maxMs)),
+    serverUs: medianOf(runs.map((r) => r.serverUsPerReq)),
+    driverCore: medianOf(runs.map((r) => r.driverCore)),
+    sent: runs.reduce((n, r) => n + r.load.sent, 0),
+    failed: runs.reduce((n, r) => n + r.load.sent - r.load.acked.length, 0),
+    statuses: runs.map((r) => r.load.statuses),
+  };
+}
+
+function line(name: string, s: ReturnType<typeof summarize>): string {
+  return `${name.padEnd(5)} ${s.rps.toFixed(0).padStart(7)} req/s  p50 ${s.p50.toFixed(2)} ms  p99 ${s.p99.toFixed(2)} ms ` +
+    `(worst ${s.worstP99.toFixed(1)})  max ${s.max.toFixed(1)} ms  server CPU ${s.serverUs.toFixed(0)} µs/req  driver ${(s.driverCore * 100).toFixed(0)}% core` +
+    (s.failed ? `  (${s.failed} of ${s.sent} not 2xx: ${JSON.stringify(s.statuses)})` : '');
 }
 
 /** Runs the benchmark and prints the report; returns the process exit status. */
@@ -62,52 +73,77 @@ export async function main(args: string[]): Promise<number> {
   const ci = args.indexOf('--concurrency');
   const levels = (ci >= 0 ? String(args[ci + 1]) : '16,64').split(',').map(Number);
   if (levels.some((c) => !Number.isInteger(c) || c < 1 || c > 256)) throw new Error('--concurrency must be a comma list of integers 1..256');
-  const warmup = Math.min(300, Math.ceil(requests / 10));
+  const warmup = Math.min(1000, Math.ceil(requests / 3));
   const di = args.indexOf('--durability');
   const durability = di >= 0 ? args[di + 1] : 'fsync';
   if (durability !== 'fsync' && durability !== 'none') throw new Error('--durability must be fsync or none');
-  const target = await startBenchTarget({ durability });
-  const bare = await startBareServer();
+  const secret = randomBytes(32).toString('hex');
+  const installationId = randomUUID();
+  const dir = await tempDir('sik-bench-webhooks-logs-');
+  const servers: BenchServer[] = [];
   let seq = 0;
-  const next = () => {
+  // Deliveries are built and signed before the clock starts, so the driver only sends bytes.
+  const deliveries = (count: number): SignedDelivery[] => Array.from({ length: count }, () => {
     const id = String(1_000_000 + seq++); // every delivery a new issue: nothing is deduped away
     return signedWebhook({
-      secret: target.secret, installationId: target.installationId, resource: 'issue', action: 'created',
-      data: { issue: issueData({ id, org: target.orgSlug }) },
+      secret, installationId, resource: 'issue', action: 'created',
+      data: { issue: issueData({ id, org: 'bench-org' }) },
     });
+  });
+  const run = async (server: BenchServer, count: number, concurrency: number): Promise<Run> => {
+    const batch = deliveries(count);
+    const before: BenchServerStats = await server.stats();
+    const cpu0 = process.cpuUsage();
+    const load = await closedLoop({ url: server.url, concurrency, maxRequests: count, maxMs: seconds * 1000, next: (i) => batch[i]! });
+    const cpu = process.cpuUsage(cpu0);
+    const after = await server.stats();
+    return {
+      load,
+      serverUsPerReq: ((after.cpuMs - before.cpuMs) * 1000) / Math.max(1, load.sent),
+      driverCore: (cpu.user + cpu.system) / 1000 / load.durationMs,
+    };
   };
-  const run = (url: string, count: number, concurrency: number) =>
-    closedLoop({ url, concurrency, maxRequests: count, maxMs: seconds * 1000, next });
   let allOk = true;
   try {
-    console.log(`bench-webhooks: ${requests} signed issue.created webhooks per run, median of ${rounds} alternating rounds, loopback, outbox durability ${durability}, worker off`);
+    const [bare, ours] = await Promise.all([
+      spawnBenchServer('bare'),
+      spawnBenchServer('ours', { durability, secret, installationId, logFile: join(dir.path, 'ours.log') }),
+    ]);
+    servers.push(bare, ours);
+    console.log(`bench-webhooks: ${requests} signed issue.created webhooks per run, ${rounds} rounds alternating bare/ours, medians; ` +
+      `each server in its own child process, driver in this one; loopback; outbox durability ${durability}, worker off, ours logging at info to a file`);
     for (const concurrency of levels) {
-      // Warm both (JIT, connections, journal file) before measuring, then measure back to back.
-      await run(bare.url, warmup, concurrency);
-      await run(target.url, warmup, concurrency);
-      // Rounds alternate bare/ours so both see the same machine noise; the median round is reported.
-      const bares: LoadResult[] = [];
-      const ours: LoadResult[] = [];
+      // Warm both (JIT, journal file) before measuring.
+      await run(bare, warmup, concurrency);
+      await run(ours, warmup, concurrency);
+      const bares: Run[] = [];
+      const oursRuns: Run[] = [];
       for (let round = 0; round < rounds; round++) {
-        bares.push(await run(bare.url, requests, concurrency));
-        ours.push(await run(target.url, requests, concurrency));
+        // Alternate the order too, so neither target always runs right after the other.
+        if (round % 2 === 0) {
+          bares.push(await run(bare, requests, concurrency));
+          oursRuns.push(await run(ours, requests, concurrency));
+        } else {
+          oursRuns.push(await run(ours, requests, concurrency));
+          bares.push(await run(bare, requests, concurrency));
+        }
       }
-      const bareResult = median(bares);
-      const oursResult = median(ours);
-      const ratio = oursResult.rps / bareResult.rps;
-      const ok = ratio >= 0.5 && oursResult.p99Ms < 50 && oursResult.acked.length === oursResult.sent;
+      const b = summarize(bares);
+      const o = summarize(oursRuns);
+      const ratio = o.rps / b.rps;
+      const ok = ratio >= 0.5 && o.p99 < 50 && o.failed === 0;
       allOk &&= ok;
       console.log(`concurrency ${concurrency}`);
-      console.log(`  ${line('bare', bareResult)}`);
-      console.log(`  ${line('ours', oursResult)}`);
-      console.log(`  ratio (ours/bare) ${ratio.toFixed(2)} (target ≥ 0.50); ours p99 ${oursResult.p99Ms.toFixed(1)} ms (target < 50 ms) → ${ok ? 'OK' : 'MISSED'}`);
+      console.log(`  ${line('bare', b)}`);
+      console.log(`  ${line('ours', o)}`);
+      console.log(`  ratio (ours/bare) ${ratio.toFixed(2)} (target ≥ 0.50); ours p99 ${o.p99.toFixed(1)} ms (target < 50 ms) → ${ok ? 'OK' : 'MISSED'}`);
     }
-    const stats = target.stats();
-    console.log(`outbox: ${stats.appends} appends in ${stats.fsyncs} fsyncs (group commit ${(stats.appends / Math.max(1, stats.fsyncs)).toFixed(1)} per fsync)`);
+    const stats = (await ours.stats()).outbox;
+    if (stats) console.log(`outbox: ${stats.appends} appends in ${stats.fsyncs} fsyncs (group commit ${(stats.appends / Math.max(1, stats.fsyncs)).toFixed(1)} per fsync)`);
     return allOk ? 0 : 1;
   } finally {
-    await bare.close();
-    await target.close();
+    await Promise.all(servers.map((s) => s.close()));
+    await dir.remove();
   }
 }
 

@@ -10,7 +10,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { loadConfig } from '../config.ts';
-import { silentLogger } from '../log.ts';
+import { silentLogger, type Logger } from '../log.ts';
 import type { OutboxStats } from '../outbox/outbox.ts';
 import { createSentryApi } from '../sentry/api.ts';
 import { createServer } from '../server/app.ts';
@@ -29,11 +29,24 @@ export interface BenchTarget {
   close(): Promise<void>;
 }
 
-/** Starts the target on 127.0.0.1 (port 0). `durability: 'none'` skips fsync (for comparison runs). */
-export async function startBenchTarget(options: { durability?: 'fsync' | 'none' } = {}): Promise<BenchTarget> {
+/** Options for {@link startBenchTarget}. */
+export interface BenchTargetOptions {
+  /** 'fsync' (default) or 'none' (skips fsync, for comparison runs). */
+  durability?: 'fsync' | 'none';
+  /** Client secret deliveries are signed with; default random. */
+  secret?: string;
+  /** The one installation in the store; default a random UUID. */
+  installationId?: string;
+  /** Default silent; the benchmark passes a real JSON-lines logger so the per-request log line is paid for. */
+  logger?: Logger;
+}
+
+/** Starts the target on 127.0.0.1 (port 0). */
+export async function startBenchTarget(options: BenchTargetOptions = {}): Promise<BenchTarget> {
   const dir = await tempDir('sik-bench-webhooks-');
-  const secret = randomBytes(32).toString('hex');
-  const installationId = randomUUID();
+  const secret = options.secret ?? randomBytes(32).toString('hex');
+  const installationId = options.installationId ?? randomUUID();
+  const logger = options.logger ?? silentLogger;
   const orgSlug = 'bench-org';
   const config = loadConfig({
     env: {
@@ -52,12 +65,12 @@ export async function startBenchTarget(options: { durability?: 'fsync' | 'none' 
   const api = createSentryApi({ baseUrl: config.sentryUrl, clientId: config.clientId!, clientSecret: secret });
   let pipeline: Pipeline | undefined;
   const app = createServer({
-    config, store, api, logger: silentLogger,
+    config, store, api, logger,
     onWebhook: (request) => pipeline!.hooks.onWebhook(request),
     onInstallationDeleted: (id) => pipeline!.hooks.onInstallationDeleted(id),
   });
   pipeline = await openPipeline({
-    config, store, api, env: {}, tokens: () => app.tokens, logger: silentLogger,
+    config, store, api, env: {}, tokens: () => app.tokens, logger,
     outbox: { durability: options.durability ?? 'fsync' },
   });
   const base = await app.listen(0, '127.0.0.1');
