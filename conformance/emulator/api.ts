@@ -18,6 +18,10 @@ export interface ApiDeps {
   state: EmulatorState;
   options: ResolvedOptions;
   baseUrl: () => string;
+  /** The region cell host's URL (option `region`), once it listens. */
+  regionBaseUrl?: () => string | undefined;
+  /** Set when the request arrived on the region cell host: that cell's name. */
+  cell?: string;
 }
 
 /** A routed API call. */
@@ -46,6 +50,8 @@ function authenticate(ctx: RequestContext, deps: ApiDeps): Caller | Reply {
   const row = token && deps.state.installations.get(token.installationUuid);
   if (!token || !app || !row) return detail(401, 'Invalid token', AUTH_CHALLENGE);
   if (deps.state.now() >= token.expiresAt) return detail(401, 'Token expired', AUTH_CHALLENGE);
+  // UserAuthTokenAuthentication: a token of an inactive (or deleted) application stops working.
+  if (app.active === false) return detail(401, 'UserApplication inactive or deleted', AUTH_CHALLENGE);
   const origin = header(ctx, 'origin');
   if (origin !== undefined && origin !== '' && origin !== 'null' && !isValidOrigin(origin, app.allowedOrigins)) {
     return json(400, `Invalid origin: ${origin}`);
@@ -139,7 +145,32 @@ function uninstall(uuid: string, deps: ApiDeps): Reply {
   return detail(403, deps.options.forbiddenDetail);
 }
 
+/** The slug of an org named by slug or numeric id in a path. */
+function orgSlug(org: string, deps: ApiDeps): string {
+  for (const [slug, id] of deps.state.orgs) if (String(id) === org) return slug;
+  return org;
+}
+
+/**
+ * Region routing: the region host serves only its own orgs; on the main host the legacy issue
+ * path cannot reach an org that lives in a region cell (§6: "EU orgs may 404").
+ */
+function regionProblem(org: string | undefined, caller: Caller, deps: ApiDeps): Reply | undefined {
+  const { state, options } = deps;
+  if (deps.cell !== undefined) {
+    if (org === undefined || state.regionOf(orgSlug(org, deps)) !== deps.cell) {
+      const reply = options.region?.foreignOrg ?? { status: 404, detail: NOT_FOUND };
+      return detail(reply.status, reply.detail);
+    }
+    return undefined;
+  }
+  if (org === undefined && state.regionOf(caller.row.org.slug) !== undefined) return detail(404, NOT_FOUND);
+  return undefined;
+}
+
 function issue(org: string | undefined, issueId: string, caller: Caller, deps: ApiDeps): Reply {
+  const misrouted = regionProblem(org, caller, deps);
+  if (misrouted) return misrouted;
   if (org !== undefined && org !== caller.row.org.slug && org !== String(caller.row.org.id)) {
     return detail(403, deps.options.forbiddenDetail);
   }
@@ -165,15 +196,18 @@ function issue(org: string | undefined, issueId: string, caller: Caller, deps: A
 }
 
 function organization(org: string, caller: Caller, deps: ApiDeps): Reply {
+  const misrouted = regionProblem(org, caller, deps);
+  if (misrouted) return misrouted;
   if (org !== caller.row.org.slug && org !== String(caller.row.org.id)) return detail(403, deps.options.forbiddenDetail);
   const denied = orgAccess(caller, deps);
   if (denied) return denied;
   if (!caller.token.scopes.includes('org:read')) return detail(403, deps.options.forbiddenDetail);
   const base = deps.baseUrl();
+  const cellUrl = deps.state.regionOf(caller.row.org.slug) === undefined ? undefined : deps.regionBaseUrl?.();
   return json(200, {
     id: String(caller.row.org.id),
     slug: caller.row.org.slug,
     name: caller.row.org.slug,
-    links: { organizationUrl: base, regionUrl: deps.options.regionUrl ?? base },
+    links: { organizationUrl: base, regionUrl: cellUrl ?? deps.options.regionUrl ?? base },
   });
 }

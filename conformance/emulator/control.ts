@@ -1,9 +1,11 @@
 /**
  * `/_emulator/`: the TypeScript API over HTTP + JSON, so programs in any language can drive the
- * emulator. Errors are `{"error": "..."}` with 400 (bad input) or 404 (unknown thing).
+ * emulator. Errors are `{"error": "..."}` with 400 (bad input) or 404 (unknown thing). Installing an
+ * unpublished app outside its `ownerOrg` answers 404 as Sentry does, with `detail` and `error`.
  *
  *   GET    /_emulator/state                 apps, installations, clock, faults
  *   GET    /_emulator/apps                  POST /_emulator/apps {…}   PATCH /_emulator/apps/{slug} {…}
+ *                                           (e.g. {"active":false}, {"ownerOrg":"acme"}, {"ownerOrg":null})
  *   POST   /_emulator/install               {app?, org?, state?, sendWebhook?, wait?}
  *   GET    /_emulator/installations/{uuid}
  *   POST   /_emulator/installations/{uuid}/installation-created   {includeCode?}
@@ -17,6 +19,7 @@
  * @example
  * curl -s -XPOST $SENTRY_URL/_emulator/install -d '{"org":"acme"}'
  */
+import { InstallNotAllowedError } from './errors.ts';
 import { faultProblem } from './faults.ts';
 import { json, type Reply, type RequestContext } from './reply.ts';
 import type { EmulatorApp, Fault, SentryEmulator } from './types.ts';
@@ -50,7 +53,8 @@ export async function controlEndpoint(ctx: RequestContext, emulator: SentryEmula
   try {
     switch (route) {
       case 'GET state': return json(200, {
-        url: emulator.url, now: emulator.clock.now(), apps: emulator.apps(),
+        url: emulator.url, ...(emulator.regionUrl === undefined ? {} : { regionUrl: emulator.regionUrl }),
+        now: emulator.clock.now(), apps: emulator.apps(),
         installations: emulator.installations(), faults: extra.faults(),
       });
       case 'GET apps': return json(200, emulator.apps());
@@ -118,6 +122,7 @@ export async function controlEndpoint(ctx: RequestContext, emulator: SentryEmula
       }
     }
   } catch (error) {
+    if (error instanceof InstallNotAllowedError) return json(404, { detail: 'The requested resource does not exist', error: error.message });
     if (error instanceof RangeError) return missing(error.message);
     return bad(error instanceof Error ? error.message : String(error));
   }

@@ -18,7 +18,7 @@ import { Operations } from './operations.ts';
 import { resolveOptions, type EmulatorOptions } from './options.ts';
 import { Recorder } from './record.ts';
 import type { RequestContext } from './reply.ts';
-import { createHandler, routeSentry } from './server.ts';
+import { createHandler, routeRegion, routeSentry } from './server.ts';
 import { EmulatorState, publicInstallation } from './state.ts';
 import type { SentryEmulator } from './types.ts';
 import { WebhookSender } from './webhooks.ts';
@@ -26,6 +26,7 @@ import { WebhookSender } from './webhooks.ts';
 export type { EmulatorOptions, PageHandler } from './options.ts';
 export type * from './types.ts';
 export { signJwt } from './jwt.ts';
+export { InstallNotAllowedError } from './errors.ts';
 export { GRANT_AUTHORIZATION, GRANT_JWT, GRANT_REFRESH } from './tokens.ts';
 
 /** Starts the emulator; resolves once it listens. */
@@ -37,6 +38,7 @@ export async function startSentryEmulator(input: EmulatorOptions = {}): Promise<
   const faults = new FaultSet();
   const sender = new WebhookSender(options, recorder, faults);
   let baseUrl = '';
+  let regionBaseUrl: string | undefined;
   const ops = new Operations({ state, options, sender, baseUrl: () => baseUrl });
   const sleeps = new Set<() => void>();
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => {
@@ -47,6 +49,7 @@ export async function startSentryEmulator(input: EmulatorOptions = {}): Promise<
 
   const emulator: SentryEmulator = {
     get url() { return baseUrl; },
+    get regionUrl() { return regionBaseUrl; },
     clock: options.clock,
     get app() { return ops.app(); },
     apps: () => [...state.apps.values()],
@@ -55,6 +58,8 @@ export async function startSentryEmulator(input: EmulatorOptions = {}): Promise<
       const app = ops.app(slug);
       const { slug: _ignored, ...rest } = changes;
       Object.assign(app, rest);
+      // JSON callers clear the owner with null.
+      if (app.ownerOrg === null) delete app.ownerOrg;
       return app;
     },
     install: async (opts) => ops.install(opts),
@@ -76,11 +81,11 @@ export async function startSentryEmulator(input: EmulatorOptions = {}): Promise<
     close: async () => {
       for (const finish of [...sleeps]) finish();
       await sender.close();
-      await closeServer(server);
+      await Promise.all([closeServer(server), ...(regionServer ? [closeServer(regionServer)] : [])]);
     },
   };
 
-  const deps = { state, options, baseUrl: () => baseUrl };
+  const deps = { state, options, baseUrl: () => baseUrl, regionBaseUrl: () => regionBaseUrl };
   const server = createServer(createHandler({
     route: (ctx) => routeSentry(ctx, deps),
     control: (ctx) => controlEndpoint(ctx, emulator, { faults: () => faults.list() }),
@@ -90,17 +95,36 @@ export async function startSentryEmulator(input: EmulatorOptions = {}): Promise<
     sleep,
     ...(options.pages ? { pages: (ctx: RequestContext, res: ServerResponse) => options.pages!(ctx, res, emulator) } : {}),
   }));
+  baseUrl = await listen(server, options.port, options.host);
+  let regionServer: Server | undefined;
+  if (options.region) {
+    const cell = options.region.name ?? 'de';
+    const regionDeps = { ...deps, cell };
+    regionServer = createServer(createHandler({
+      route: (ctx) => routeRegion(ctx, regionDeps), faults, recorder, cell, now: () => options.clock.now(), sleep,
+    }));
+    try {
+      regionBaseUrl = await listen(regionServer, options.region.port ?? 0, options.region.host ?? options.host);
+    } catch (error) {
+      await closeServer(server);
+      throw error;
+    }
+  }
+  return emulator;
+}
+
+/** Listens and returns the base URL (http://host:port). */
+async function listen(server: Server, port: number, hostname: string): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => {
+    server.listen(port, hostname, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  baseUrl = `http://${host}:${address.port}`;
-  return emulator;
+  return `http://${host}:${address.port}`;
 }
 
 function closeServer(server: Server): Promise<void> {

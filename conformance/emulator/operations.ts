@@ -7,6 +7,7 @@
  * const { installation, code, redirectUrl } = await ops.install({ org: 'acme' });
  */
 import { sentryJson } from '../../src/sentry/json.ts';
+import { InstallNotAllowedError } from './errors.ts';
 import type { ResolvedOptions } from './options.ts';
 import {
   envelope, installationData, issueCreatedData, issueUrls, issueWorkflowData, userActor, SENTRY_ACTOR,
@@ -55,11 +56,13 @@ export class Operations {
    * Installs an app in an org: a pending (verify-install) or installed installation, a single-use
    * grant, installation.created (unless sendWebhook is false) and the browser redirect URL. A
    * `state` marks an external install (the only kind that forwards it). Re-install returns the
-   * live installation with no code and no webhook.
+   * live installation with no code and no webhook. An unpublished app with an `ownerOrg` installs
+   * only there (else InstallNotAllowedError, Sentry's 404).
    */
   install(options: { app?: string; org?: string; state?: string; sendWebhook?: boolean } = {}): InstallResult {
     const app = this.app(options.app);
-    const org = options.org ?? 'test-org';
+    const org = options.org ?? app.ownerOrg ?? 'test-org';
+    if (!app.published && app.ownerOrg !== undefined && org !== app.ownerOrg) throw new InstallNotAllowedError(app.slug, org, app.ownerOrg);
     const { state } = this.deps;
     const existing = state.liveInstallation(app.slug, org);
     if (existing) return { installation: publicInstallation(existing) };

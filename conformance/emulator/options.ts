@@ -76,8 +76,29 @@ export interface EmulatorOptions {
   refreshRateLimit?: { limit: number; windowSec: number };
   /** Per-token API limit (UNCONFIRMED numbers: Sentry does not document them). Fixed window. */
   apiRateLimit?: { limit: number; windowSec: number; concurrentLimit: number };
-  /** `links.regionUrl` of every organization (default: the emulator's own URL). */
+  /** `links.regionUrl` of every organization outside `region` (default: the emulator's own URL). */
   regionUrl?: string;
+  /**
+   * A second listener acting as a region cell (as `de.sentry.io` is to `sentry.io`, §6 Regions).
+   * Orgs in `orgs` live there: their `links.regionUrl` is its URL, and the legacy
+   * `/api/0/issues/{id}/` on the main host answers 404 for their tokens (the gateway cannot route
+   * it). The region host serves only org-scoped paths (`/api/0/organizations/{org}/…`) and only
+   * for its own orgs; everything else there is recorded as 'unknown' and answered 404.
+   * The main host keeps serving org-scoped paths for every org (sentry.io proxies them).
+   * UNCONFIRMED (reference silent): an org-scoped call on the region host for an org of another
+   * region answers 404 `The requested resource does not exist` (`foreignOrg` overrides it).
+   */
+  region?: {
+    /** Cell name, recorded on its requests (default 'de'). */
+    name?: string;
+    /** Org slugs placed in this region. */
+    orgs: string[];
+    /** Interface and port of the second listener (default: the main host's interface, port 0). */
+    host?: string;
+    port?: number;
+    /** What the region host answers for an org that lives elsewhere (default 404 not found). */
+    foreignOrg?: DetailReply;
+  };
   /** Serve the legacy `/api/0/issues/{id}/` path (default true); false mimics an EU org behind sentry.io (404). */
   legacyIssuePath?: boolean;
   /** Extra pages (e.g. `sandboxPages()` from `ui/index.ts`); default none. */
@@ -85,7 +106,7 @@ export interface EmulatorOptions {
 }
 
 /** Options with every default filled in. */
-export type ResolvedOptions = Required<Omit<EmulatorOptions, 'apps' | 'regionUrl' | 'pages'>> & Pick<EmulatorOptions, 'apps' | 'regionUrl' | 'pages'>;
+export type ResolvedOptions = Required<Omit<EmulatorOptions, 'apps' | 'regionUrl' | 'pages' | 'region'>> & Pick<EmulatorOptions, 'apps' | 'regionUrl' | 'pages' | 'region'>;
 
 /** DRF's permission-denied text (used for 403s). */
 export const FORBIDDEN = 'You do not have permission to perform this action.';
@@ -114,6 +135,7 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedOptions {
     refreshRateLimit: options.refreshRateLimit ?? { limit: 10, windowSec: 60 },
     apiRateLimit: options.apiRateLimit ?? { limit: 40, windowSec: 1, concurrentLimit: 25 },
     regionUrl: options.regionUrl,
+    region: options.region,
     legacyIssuePath: options.legacyIssuePath ?? true,
     pages: options.pages,
   };

@@ -60,6 +60,16 @@ export function routeSentry(ctx: RequestContext, deps: TokenDeps & ApiDeps): Rou
 }
 
 /**
+ * Maps a request on the region cell host: only the org-scoped endpoints exist there (installations,
+ * authorizations, app settings and the legacy issue path are control-silo / sentry.io paths).
+ */
+export function routeRegion(ctx: RequestContext, deps: TokenDeps & ApiDeps): Routed {
+  const routed = routeSentry(ctx, deps);
+  if (routed.endpoint === 'issue' || routed.endpoint === 'organization') return routed;
+  return { endpoint: 'unknown', run: () => detail(404, 'Not found') };
+}
+
+/**
  * App-settings endpoints (avatar upload, publish request). Sentry requires a logged-in user there;
  * the emulator models no user sessions, so they are open to anyone who can reach it.
  */
@@ -91,7 +101,10 @@ function appEndpoint(
 /** What the HTTP handler needs. */
 export interface HandlerDeps {
   route(ctx: RequestContext): Routed;
-  control(ctx: RequestContext): Promise<Reply>;
+  /** The `/_emulator/` API; without it (the region host) those paths go to `route` like any other. */
+  control?: (ctx: RequestContext) => Promise<Reply>;
+  /** The region cell this listener stands for, stamped on its records (absent: the main host). */
+  cell?: string;
   faults: FaultSet;
   recorder: Recorder;
   now(): number;
@@ -140,7 +153,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HandlerDe
   }
   const ctx: RequestContext = { method, path: url.pathname, query: url.searchParams, headers: req.headers, raw };
   if (deps.pages && await deps.pages(ctx, res)) return;
-  if (url.pathname === '/_emulator' || url.pathname.startsWith('/_emulator/')) {
+  if (deps.control && (url.pathname === '/_emulator' || url.pathname.startsWith('/_emulator/'))) {
     send(res, await deps.control(ctx));
     return;
   }
@@ -151,6 +164,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HandlerDe
     deps.recorder.addRequest({
       at, method, path: url.pathname + url.search, headers: flatHeaders(req), body: raw.toString('utf8'),
       status, responseBody, endpoint: routed.endpoint, ...(fault ? { fault: fault.kind } : {}),
+      ...(deps.cell === undefined ? {} : { region: deps.cell }),
     });
   };
   if (fault?.kind === 'latency') await deps.sleep(fault.ms);

@@ -103,6 +103,8 @@ export class EmulatorState {
       published: partial.published ?? false,
       webhookHeaders: partial.webhookHeaders ?? [],
       jwtRefreshEnabled: partial.jwtRefreshEnabled ?? true,
+      active: partial.active ?? true,
+      ...(partial.ownerOrg === undefined ? {} : { ownerOrg: partial.ownerOrg }),
     };
     this.apps.set(slug, app);
     return app;
@@ -121,6 +123,12 @@ export class EmulatorState {
       this.orgs.set(slug, id);
     }
     return id;
+  }
+
+  /** The region cell an org lives in (option `region`), or undefined for the main host's. */
+  regionOf(orgSlug: string): string | undefined {
+    const { region } = this.options;
+    return region?.orgs.includes(orgSlug) ? region.name ?? 'de' : undefined;
   }
 
   /** The live (not uninstalled) installation of an app in an org. */

@@ -58,6 +58,15 @@ function fieldProblem(body: Record<string, unknown>, name: string): Reply | unde
   return undefined;
 }
 
+/**
+ * token_exchange/validator.py: the exchanger, refresher and manual refresher all refuse an app
+ * whose OAuth application is inactive, after the request's fields are read and before the grant,
+ * refresh token or existing token is looked up.
+ */
+function inactive(app: EmulatorApp): Reply | undefined {
+  return app.active === false ? detail(401, 'Application is not active') : undefined;
+}
+
 function refreshLimited(deps: TokenDeps, app: EmulatorApp): Reply | undefined {
   const { limit, windowSec } = deps.options.refreshRateLimit;
   const hit = deps.state.hit(`sentry-app:refresh:${app.slug}`, limit, windowSec);
@@ -83,6 +92,8 @@ export function tokenEndpoint(ctx: RequestContext, installationUuid: string, dep
 function exchange(body: Record<string, unknown>, row: InstallationRow, app: EmulatorApp, deps: TokenDeps): Reply {
   const problem = fieldProblem(body, 'code');
   if (problem) return problem;
+  const off = inactive(app);
+  if (off) return off;
   const { state } = deps;
   const grant = state.grants.get(String(body.code));
   if (!grant) return detail(401, 'Could not find grant for given code');
@@ -98,6 +109,8 @@ function refresh(body: Record<string, unknown>, row: InstallationRow, app: Emula
   if (problem) return problem;
   const limited = refreshLimited(deps, app);
   if (limited) return limited;
+  const off = inactive(app);
+  if (off) return off;
   const { state } = deps;
   const old = state.refreshTokens.get(String(body.refresh_token));
   if (!old) return detail(401, 'Given refresh token does not exist');
@@ -131,6 +144,8 @@ function jwtGrant(ctx: RequestContext, installationUuid: string, deps: TokenDeps
   if (!app.jwtRefreshEnabled) return detail(403, 'Manual token refresh is not enabled for this organization');
   const limited = refreshLimited(deps, app);
   if (limited) return limited;
+  const off = inactive(app);
+  if (off) return off;
   const existing = state.tokensOf(row.uuid);
   if (existing.length === 0) return detail(401, 'Installation does not have a token');
   for (const token of existing) state.dropToken(token);

@@ -24,6 +24,18 @@ export interface EmulatorApp {
   webhookHeaders: string[];
   /** Feature flag `organizations:sentry-app-manual-token-refresh` (JWT-bearer grant); 403 when off. */
   jwtRefreshEnabled: boolean;
+  /**
+   * Whether the app's OAuth application is active (absent = true; `registerApp` always sets it).
+   * When false: token grants → 401 `Application is not active` (§2.3) and API calls with its
+   * tokens → 401 `UserApplication inactive or deleted` (§6).
+   */
+  active?: boolean;
+  /**
+   * The organization that created (owns) the app. Sentry lets only that organization install an
+   * unpublished app (§0; other orgs get 404). Absent (the default) = owner not modelled: the
+   * emulator then lets any org install, so multi-org tests need no set-up.
+   */
+  ownerOrg?: string;
 }
 
 export type InstallationStatus = 'pending' | 'installed';
@@ -95,6 +107,8 @@ export interface RecordedRequest {
   fault?: string;
   /** A name for the endpoint that served it ('token.exchange', 'token.refresh', 'token.jwt', 'verify', 'issue', 'organization', …) or 'unknown'. */
   endpoint: string;
+  /** The region cell (e.g. 'de') whose host received it; absent for the main (sentry.io) host. */
+  region?: string;
 }
 
 /**
@@ -124,6 +138,8 @@ export interface EmitIssueOptions {
 export interface SentryEmulator {
   /** Base URL, e.g. http://127.0.0.1:41234 (what an integration uses as SENTRY_URL). */
   readonly url: string;
+  /** Base URL of the region cell host (option `region`), e.g. what `de.sentry.io` is to sentry.io; absent without one. */
+  readonly regionUrl?: string;
   readonly clock: Clock & { advance(ms: number): void };
   /** The first registered app (most tests need only one). */
   readonly app: EmulatorApp;
@@ -132,6 +148,10 @@ export interface SentryEmulator {
   registerApp(options?: Partial<EmulatorApp>): EmulatorApp;
   /** Changes an app's settings (webhook URL, verifyInstall, jwtRefreshEnabled, …). */
   updateApp(slug: string, changes: Partial<EmulatorApp>): EmulatorApp;
+  /**
+   * Installs an app in an org (default: the app's `ownerOrg`, else 'test-org'). Rejects with
+   * `InstallNotAllowedError` (status 404) for an unpublished app whose `ownerOrg` is another org.
+   */
   install(options?: { app?: string; org?: string; state?: string; sendWebhook?: boolean }): Promise<InstallResult>;
   /** Sends (again) installation.created for an installation, e.g. after a manual install. */
   sendInstallationCreated(installationId: string, options?: { includeCode?: boolean }): Promise<DeliveryRecord>;
