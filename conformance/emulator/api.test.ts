@@ -113,6 +113,45 @@ describe('API with the installation token (§3 verify, §6 auth, §7 origins, §
     assert.equal(denied.status, 403);
   });
 
+  it('§6 rows: the issue body carries every documented field; organization needs its own org and org:read', opts, async () => {
+    const s = await start({ apps: [{ verifyInstall: false }, { slug: 'noorg', scopes: ['event:read'], verifyInstall: false }] });
+    const { install, token } = await installAndExchange(s);
+    const { issueId } = await s.emitIssue({ installationId: install.installation.uuid });
+    const res = await call(`${s.url}/api/0/organizations/test-org/issues/${issueId}/`, { headers: bearer(token.token) });
+    const documented = ['activity', 'annotations', 'assignedTo', 'count', 'culprit', 'firstRelease', 'firstSeen', 'hasSeen', 'id',
+      'isBookmarked', 'isPublic', 'isSubscribed', 'lastRelease', 'lastSeen', 'level', 'logger', 'metadata', 'numComments',
+      'participants', 'permalink', 'pluginActions', 'pluginContexts', 'pluginIssues', 'project', 'seenBy', 'shareId', 'shortId',
+      'stats', 'status', 'statusDetails', 'subscriptionDetails', 'tags', 'title', 'type', 'userCount', 'userReportCount'];
+    assert.deepEqual(documented.filter((key) => !(key in res.body)), []);
+    assert.deepEqual(Object.keys(res.body.project).sort(), ['id', 'name', 'platform', 'slug']);
+    const other = await call(`${s.url}/api/0/organizations/other-org/`, { headers: bearer(token.token) });
+    assert.equal(other.status, 403);
+    assert.equal(other.text, FORBIDDEN);
+    const byId = await call(`${s.url}/api/0/organizations/${install.installation.org.id}/`, { headers: bearer(token.token) });
+    assert.equal(byId.body.slug, 'test-org');
+    const noOrgRead = await installAndExchange(s, 'scoped', 'noorg');
+    const denied = await call(`${s.url}/api/0/organizations/scoped/`, { headers: bearer(noOrgRead.token.token) });
+    assert.equal(denied.status, 403);
+    assert.equal(denied.text, FORBIDDEN);
+  });
+
+  it('§6 row: an app token on a user-level endpoint (/api/0/projects/) → 401 Token not found; configurable', opts, async () => {
+    let s = await start();
+    let { token } = await installAndExchange(s);
+    const userLevel = await call(`${s.url}/api/0/projects/`, { headers: bearer(token.token) });
+    assert.equal(userLevel.status, 401);
+    assert.equal(userLevel.text, '{"detail":"Token not found"}');
+    assert.equal(userLevel.headers.get('www-authenticate'), 'xBasic realm="api"');
+    assert.equal(s.requests({ endpoint: 'projects' }).length, 1);
+    assert.equal((await call(`${s.url}/api/0/projects/`, { headers: bearer('0'.repeat(64)) })).text, '{"detail":"Invalid token"}');
+    await s.close();
+    s = await start({ userLevelEndpoint: { status: 403, detail: 'Nope' } });
+    ({ token } = await installAndExchange(s));
+    const custom = await call(`${s.url}/api/0/projects/`, { headers: bearer(token.token) });
+    assert.equal(custom.status, 403);
+    assert.equal(custom.headers.get('www-authenticate'), null);
+  });
+
   it('legacy issue path can be switched off (EU org behind sentry.io) → 404 recorded as unknown', opts, async () => {
     const s = await start({ legacyIssuePath: false, regionUrl: 'http://de.example' });
     const { install, token } = await installAndExchange(s);

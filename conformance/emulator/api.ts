@@ -30,7 +30,9 @@ export type ApiRoute =
   | { kind: 'uninstall'; installationUuid: string }
   | { kind: 'issue'; org: string; issueId: string }
   | { kind: 'issue.legacy'; issueId: string }
-  | { kind: 'organization'; org: string };
+  | { kind: 'organization'; org: string }
+  /** A user-level endpoint (e.g. `/api/0/projects/`): app tokens are refused there. */
+  | { kind: 'user-level' };
 
 interface Caller {
   token: Token;
@@ -105,6 +107,10 @@ function handle(ctx: RequestContext, route: ApiRoute, caller: Caller, deps: ApiD
     case 'issue': return issue(route.org, route.issueId, caller, deps);
     case 'issue.legacy': return issue(undefined, route.issueId, caller, deps);
     case 'organization': return organization(route.org, caller, deps);
+    case 'user-level': {
+      const { status, detail: text } = deps.options.userLevelEndpoint;
+      return detail(status, text, status === 401 ? AUTH_CHALLENGE : undefined);
+    }
   }
 }
 

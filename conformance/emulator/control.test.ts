@@ -89,10 +89,10 @@ describe('/_emulator/ control API, request faults and the record', () => {
   it('records unknown paths (answered 404) and tells listeners about requests and deliveries', opts, async () => {
     const events: string[] = [];
     const off = sentry.onEvent((e) => events.push(e.type === 'request' ? `request:${e.request.endpoint}` : `delivery:${e.delivery.action}`));
-    const res = await call(`${sentry.url}/api/0/projects/`, { headers: { 'X-Test': '1' } });
+    const res = await call(`${sentry.url}/api/0/teams/`, { headers: { 'X-Test': '1' } });
     assert.equal(res.status, 404);
     const [recorded] = sentry.requests({ endpoint: 'unknown' });
-    assert.equal(recorded?.path, '/api/0/projects/');
+    assert.equal(recorded?.path, '/api/0/teams/');
     assert.equal(recorded?.status, 404);
     assert.equal(recorded?.headers['x-test'], '1');
     await (await sentry.install()).webhook;

@@ -99,6 +99,11 @@ export interface EmulatorOptions {
     /** What the region host answers for an org that lives elsewhere (default 404 not found). */
     foreignOrg?: DetailReply;
   };
+  /**
+   * UNCONFIRMED (a 2022 report, getsentry/sentry#33938): what an app token gets from a user-level
+   * endpoint such as `GET /api/0/projects/`. Default 401 `Token not found` (with WWW-Authenticate).
+   */
+  userLevelEndpoint?: DetailReply;
   /** Serve the legacy `/api/0/issues/{id}/` path (default true); false mimics an EU org behind sentry.io (404). */
   legacyIssuePath?: boolean;
   /** Extra pages (e.g. `sandboxPages()` from `ui/index.ts`); default none. */
@@ -137,6 +142,7 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedOptions {
     regionUrl: options.regionUrl,
     region: options.region,
     legacyIssuePath: options.legacyIssuePath ?? true,
+    userLevelEndpoint: options.userLevelEndpoint ?? { status: 401, detail: 'Token not found' },
     pages: options.pages,
   };
 }

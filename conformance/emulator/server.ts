@@ -29,6 +29,7 @@ const INSTALLATION = new RegExp(`^/api/0/sentry-app-installations/${seg}/$`);
 const ORG_ISSUE = new RegExp(`^/api/0/organizations/${seg}/issues/${seg}/$`);
 const LEGACY_ISSUE = new RegExp(`^/api/0/issues/${seg}/$`);
 const ORG = new RegExp(`^/api/0/organizations/${seg}/$`);
+const PROJECTS = /^\/api\/0\/projects\/$/;
 const APP_AVATAR = new RegExp(`^/api/0/sentry-apps/${seg}/avatar/$`);
 const APP_PUBLISH = new RegExp(`^/api/0/sentry-apps/${seg}/publish-request/$`);
 
@@ -54,6 +55,7 @@ export function routeSentry(ctx: RequestContext, deps: TokenDeps & ApiDeps): Rou
   if ((m = ORG_ISSUE.exec(p))) return api('issue', { kind: 'issue', org: decodeURIComponent(m[1] as string), issueId: decodeURIComponent(m[2] as string) }, 'GET');
   if ((m = LEGACY_ISSUE.exec(p)) && deps.options.legacyIssuePath) return api('issue.legacy', { kind: 'issue.legacy', issueId: decodeURIComponent(m[1] as string) }, 'GET');
   if ((m = ORG.exec(p))) return api('organization', { kind: 'organization', org: decodeURIComponent(m[1] as string) }, 'GET');
+  if (PROJECTS.test(p)) return api('projects', { kind: 'user-level' }, 'GET');
   if ((m = APP_AVATAR.exec(p))) return appEndpoint('avatar', 'PUT', decodeURIComponent(m[1] as string), handleAvatarUpload, deps);
   if ((m = APP_PUBLISH.exec(p))) return appEndpoint('publish-request', 'POST', decodeURIComponent(m[1] as string), handlePublishRequest, deps);
   return { endpoint: 'unknown', run: () => detail(404, 'Not found') };

@@ -103,6 +103,8 @@ describe('token endpoint (§2.3 matrix, rotation, JWT)', () => {
     const b = await exchange('org-b');
     assertDetail(await postJson(a.url, { grant_type: 'authorization_code', code: 'f'.repeat(32), ...creds() }), 401, 'Could not find grant for given code');
     assertDetail(await postJson(a.url, { grant_type: 'authorization_code', code: b.install.code, ...creds() }), 401, 'Forbidden grant');
+    const theirs = await sentry.install({ app: 'second', org: 'org-c', sendWebhook: false });
+    assertDetail(await postJson(a.url, { grant_type: 'authorization_code', code: theirs.code, ...creds() }), 401, 'Forbidden grant');
     assert.equal((await postJson(a.url, { grant_type: 'authorization_code', code: a.install.code, ...creds() })).status, 201);
     assertDetail(await postJson(a.url, { grant_type: 'authorization_code', code: a.install.code, ...creds() }), 401, 'Could not find grant for given code');
   });
