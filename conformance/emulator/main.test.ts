@@ -8,7 +8,7 @@ describe('emulator command', () => {
   it('starts in well under 2 s, prints what an integration needs, and exits 0 on SIGTERM', { timeout: 20_000 }, async () => {
     const [cmd, ...args] = tsRunner(fileURLToPath(new URL('../../src/cli.ts', import.meta.url)));
     const started = performance.now();
-    const child = spawn(cmd as string, [...args, 'emulator', '--webhook-url', 'http://127.0.0.1:9/webhook'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd as string, [...args, 'emulator', '--webhook-url', 'http://127.0.0.1:9/webhook', '--region-orgs', 'eu-org', '--owner-org', 'acme'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
@@ -26,6 +26,12 @@ describe('emulator command', () => {
     assert.match(out, /^SENTRY_CLIENT_SECRET=[0-9a-f]{64}$/m);
     assert.match(out, /^PUSHOVER_URL=http:\/\/127\.0\.0\.1:\d+$/m);
     assert.match(out, /_emulator\/install/);
+    const regionUrl = /^SENTRY_REGION_URL=(\S+)$/m.exec(out)?.[1];
+    assert.match(regionUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+$/, out);
+    assert.equal((await fetch(`${regionUrl}/api/0/organizations/eu-org/`)).status, 401);
+    const refused = await fetch(`${url}/_emulator/install`, { method: 'POST', body: '{"org":"other"}' });
+    assert.equal(refused.status, 404);
+    await refused.body?.cancel();
     const state = await fetch(`${url}/_emulator/state`);
     assert.equal(state.status, 200);
     assert.equal(((await state.json()) as { apps: { webhookUrl: string }[] }).apps[0]?.webhookUrl, 'http://127.0.0.1:9/webhook');

@@ -16,6 +16,9 @@ import { sandboxPages } from './ui/index.ts';
 
 const HELP = `usage: emulator [--port N] [--host H] [--webhook-url URL] [--redirect-url URL]
                 [--verify-install true|false] [--published] [--jwt-refresh true|false]
+                [--owner-org SLUG] [--region-orgs SLUG,SLUG] [--region-port N]
+--owner-org: only that org may install the (unpublished) app; others get 404, as on Sentry.
+--region-orgs: these orgs live in a second "region" host (like de.sentry.io), printed as SENTRY_REGION_URL.
 Starts the Sentry emulator (and the Pushover emulator) on loopback until Ctrl-C.`;
 
 function bool(value: string | undefined, fallback: boolean): boolean {
@@ -34,7 +37,8 @@ export async function run(args: string[]): Promise<number> {
       options: {
         port: { type: 'string' }, host: { type: 'string' }, 'webhook-url': { type: 'string' },
         'redirect-url': { type: 'string' }, 'verify-install': { type: 'string' }, published: { type: 'boolean' },
-        'jwt-refresh': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'jwt-refresh': { type: 'string' }, 'owner-org': { type: 'string' }, 'region-orgs': { type: 'string' },
+        'region-port': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }));
     if (values.help) {
@@ -43,6 +47,9 @@ export async function run(args: string[]): Promise<number> {
     }
     const port = values.port === undefined ? 0 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --port ${values.port}`);
+    const regionPort = values['region-port'] === undefined ? 0 : Number(values['region-port']);
+    if (!Number.isInteger(regionPort) || regionPort < 0 || regionPort > 65535) throw new Error(`bad --region-port ${values['region-port']}`);
+    const regionOrgs = (values['region-orgs'] ?? '').split(',').map((org) => org.trim()).filter(Boolean);
     // One clock for both, so the pages' timeline orders Pushover sends after an "advance 8 h".
     const clock = offsetClock();
     const pushover = await startPushoverEmulator({ clock });
@@ -51,7 +58,9 @@ export async function run(args: string[]): Promise<number> {
       port,
       clock,
       pages: sandboxPages({ pushover }),
+      ...(regionOrgs.length > 0 ? { region: { orgs: regionOrgs, port: regionPort } } : {}),
       apps: [{
+        ...(values['owner-org'] ? { ownerOrg: values['owner-org'] } : {}),
         ...(values['webhook-url'] ? { webhookUrl: values['webhook-url'] } : {}),
         ...(values['redirect-url'] ? { redirectUrl: values['redirect-url'] } : {}),
         verifyInstall: bool(values['verify-install'], true),
@@ -76,10 +85,11 @@ export async function run(args: string[]): Promise<number> {
     const u = sentry.url;
     // Generated, local-only test credentials: printing them is what this command is for.
     console.log(`Sentry emulator on ${u} (Pushover emulator on ${pushover.url})
-app ${app.slug}: webhook ${app.webhookUrl ?? '(none: --webhook-url)'}, redirect ${app.redirectUrl ?? '(none: --redirect-url)'}, verify install ${app.verifyInstall}, published ${app.published}
+app ${app.slug}: webhook ${app.webhookUrl ?? '(none: --webhook-url)'}, redirect ${app.redirectUrl ?? '(none: --redirect-url)'}, verify install ${app.verifyInstall}, published ${app.published}${app.ownerOrg ? `, owner org ${app.ownerOrg}` : ''}${sentry.regionUrl ? `
+region host ${sentry.regionUrl} serves orgs ${regionOrgs.join(', ')}` : ''}
 
 Environment for the integration under test (generated test credentials):
-SENTRY_URL=${u}
+SENTRY_URL=${u}${sentry.regionUrl ? `\nSENTRY_REGION_URL=${sentry.regionUrl}` : ''}
 SENTRY_CLIENT_ID=${app.clientId}
 SENTRY_CLIENT_SECRET=${app.clientSecret}
 PUSHOVER_URL=${pushover.url}
