@@ -45,12 +45,18 @@ const byId = (a: InstallationRecord, b: InstallationRecord) => a.installationId.
 
 /**
  * The behaviour every `InstallationStore` backend must have, as one `node:test` suite. Call it from
- * the backend's test file with a factory that makes a fresh, empty store per test.
+ * the backend's test file with a factory that makes a fresh, empty store per test. A durable backend
+ * (the default) must provide `reopen`; pass `{ durable: false }` for an in-memory one.
  *
  * @example
- * runStoreContract('memory', async () => ({ store: createMemoryStore(), cleanup: async () => {} }));
+ * runStoreContract('memory', async () => ({ store: createMemoryStore(), cleanup: async () => {} }), { durable: false });
  */
-export function runStoreContract(name: string, makeStore: () => Promise<ContractSubject>): void {
+export function runStoreContract(
+  name: string,
+  makeStore: () => Promise<ContractSubject>,
+  options: { durable?: boolean } = {},
+): void {
+  const durable = options.durable ?? true;
   describe(`InstallationStore contract: ${name}`, { timeout: 60_000 }, () => {
     let subject: ContractSubject;
     let store: InstallationStore;
@@ -241,15 +247,15 @@ export function runStoreContract(name: string, makeStore: () => Promise<Contract
       }
     });
 
-    it('keeps records across a reopen (durable backends)', async (t) => {
-      if (!subject.reopen) { t.skip('backend is not durable'); return; }
+    if (durable) it('keeps records across a reopen', async () => {
+      assert.ok(subject.reopen, 'a durable backend must provide reopen()');
       const kept = sampleRecord();
       const gone = sampleRecord();
       await store.put(kept);
       await store.put(gone);
       await store.delete(gone.installationId);
       await store.close();
-      store = await subject.reopen();
+      store = await subject.reopen!();
       assert.deepEqual(await store.list(), [kept]);
     });
   });

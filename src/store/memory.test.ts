@@ -1,4 +1,4 @@
 import { runStoreContract } from './contract.ts';
 import { createMemoryStore } from './memory.ts';
 
-runStoreContract('memory', async () => ({ store: createMemoryStore(), cleanup: async () => {} }));
+runStoreContract('memory', async () => ({ store: createMemoryStore(), cleanup: async () => {} }), { durable: false });
