@@ -40,12 +40,29 @@ const QUERY_SECRET = /\b(code|state|client_secret|refresh_token|token|access_tok
 
 export const REDACTED = '[redacted]';
 
+/** Verdicts per field name: log lines reuse a small set of names, so each is classified once. */
+const secretKeyCache = new Map<string, boolean>();
+
 function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key.toLowerCase().replace(/[_-]/g, ''));
+  let verdict = secretKeyCache.get(key);
+  if (verdict === undefined) {
+    verdict = SECRET_KEY.test(key.toLowerCase().replace(/[_-]/g, ''));
+    // Bounded: field names are code, but a caller could log an object keyed by user input.
+    if (secretKeyCache.size < 4096) secretKeyCache.set(key, verdict);
+  }
+  return verdict;
 }
+
+/**
+ * A string none of the three patterns can match: shorter than 64 characters (no 64-hex run), no `=`
+ * (no query secret) and no whitespace (no `Bearer <credential>`). Most log values (ids, paths, methods)
+ * are like this, and testing for it is much cheaper than three global replaces.
+ */
+const PLAIN = /^[^=\s]{0,63}$/;
 
 /** Redacts secret-looking substrings of a string. */
 export function redactString(text: string): string {
+  if (PLAIN.test(text)) return text;
   return text.replace(HEX64, REDACTED).replace(BEARER, `$1 ${REDACTED}`).replace(QUERY_SECRET, `$1=${REDACTED}`);
 }
 
@@ -73,8 +90,14 @@ export function redact(value: unknown, depth = 0): unknown {
   }
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
   if (value instanceof Uint8Array) return `[${value.length} bytes]`;
+  return redactFields(value as Record<string, unknown>, depth);
+}
+
+function redactFields(value: Record<string, unknown>, depth: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+  for (const k in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, k)) continue;
+    const v = value[k];
     out[k] = isSecretKey(k) && v !== undefined && v !== null && typeof v !== 'boolean' ? REDACTED : redact(v, depth + 1);
   }
   return out;
@@ -103,10 +126,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const min = LEVELS[options.level ?? 'info'];
   const clock = options.clock ?? systemClock;
   const make = (base: LogFields): Logger => {
+    // The context is redacted once, when first written, not on every line (fields override it key by key,
+    // exactly as redacting the merged object would).
+    let safeBase: LogFields | undefined;
     const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
       if (LEVELS[level] < min) return;
-      const record = redact({ ...base, ...fields }) as LogFields;
-      const line: LogFields = { time: new Date(clock.now()).toISOString(), level, msg: redactString(msg), ...record };
+      safeBase ??= redactFields(base, 0);
+      const line: LogFields = { time: new Date(clock.now()).toISOString(), level, msg: redactString(msg), ...safeBase, ...(fields ? redactFields(fields, 0) : undefined) };
       let text: string;
       try {
         text = JSON.stringify(line);
@@ -126,8 +152,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return make(options.fields ?? {});
 }
 
-/** A logger that writes nothing. */
-export const silentLogger: Logger = createLogger({ write: () => {} });
+const noop = (): void => {};
+
+/** A logger that writes nothing (and does no work: no redaction, no JSON). */
+export const silentLogger: Logger = {
+  debug: noop, info: noop, warn: noop, error: noop,
+  child: () => silentLogger,
+};
 
 /** A logger that keeps its lines in memory, for tests. */
 export interface MemoryLogger extends Logger {

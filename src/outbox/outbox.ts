@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fdatasyncSync, fsync, mkdirSync, openSync, readFileSync, renameSync, rmSync, truncateSync, write, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fdatasync, fdatasyncSync, fsync, mkdirSync, openSync, readFileSync, renameSync, rmSync, truncateSync, write, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -6,7 +6,7 @@ import { setTimeout as setTimer, clearTimeout as clearTimer } from 'node:timers'
 import { promisify } from 'node:util';
 import { type Clock, systemClock } from '../clock.ts';
 import { type RetryPolicy, backoffMs, retryPolicy } from './backoff.ts';
-import { encodeRecord, parseJournal } from './journal.ts';
+import { encodeRecordBytes, parseJournal } from './journal.ts';
 import { acquireLock } from './lock.ts';
 import { type JobState, type JournalRecord, OutboxState } from './state.ts';
 
@@ -20,6 +20,19 @@ const fsyncAsync = promisify(fsync);
 /** The journal's file name inside the outbox directory. */
 export const JOURNAL_FILE = 'journal.log';
 const COMPACT_TMP = 'journal.compact.tmp';
+/**
+ * With fsync durability the journal is opened O_DSYNC where the platform has it: each write returns once
+ * its data is on disk, exactly what write + fdatasync gives, in one system call and one thread-pool round
+ * trip instead of two (the ack waits on it). Elsewhere (Windows) the writer falls back to write + fdatasync.
+ */
+const O_DSYNC: number | undefined = (fsConstants as { O_DSYNC?: number }).O_DSYNC;
+
+/** Opens the journal for appending (O_DSYNC when `dsync`). */
+function openJournal(path: string, dsync: boolean): number {
+  if (!dsync) return openSync(path, 'a', 0o600);
+  return openSync(path, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | O_DSYNC!, 0o600);
+}
+
 /** setTimeout's ceiling (2^31-1 ms); longer waits are re-armed when they fire. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -155,7 +168,8 @@ export interface Outbox {
 
 interface Pending {
   records: JournalRecord[];
-  text: string;
+  /** The framed records, encoded once at append time. */
+  bytes: Buffer;
   resolve(changed: number): void;
   reject(err: Error): void;
 }
@@ -196,6 +210,8 @@ class FileOutbox implements Outbox {
   private readonly retry: RetryPolicy;
   private readonly random: () => number;
   private readonly sync: boolean;
+  /** The fd is O_DSYNC: a completed write is durable, no separate fdatasync. */
+  private readonly dsync: boolean;
   private readonly maxBatch: number;
   private readonly compactAtBytes: number;
   private readonly release: () => void;
@@ -221,7 +237,7 @@ class FileOutbox implements Outbox {
   private counters = { flushes: 0, fsyncs: 0, appends: 0, lastFlushMs: 0, journalBytes: 0, compactions: 0, recoveredTailBytes: 0 };
   private bytesAfterCompaction: number;
 
-  constructor(o: OutboxOptions, init: { state: OutboxState; fd: number; bytes: number; recovered: number; release: () => void }) {
+  constructor(o: OutboxOptions, init: { state: OutboxState; fd: number; dsync: boolean; bytes: number; recovered: number; release: () => void }) {
     this.dir = o.dir;
     this.path = join(o.dir, JOURNAL_FILE);
     this.clock = o.clock ?? systemClock;
@@ -230,6 +246,7 @@ class FileOutbox implements Outbox {
     this.retry = retryPolicy(o.retry);
     this.random = o.random ?? Math.random;
     this.sync = (o.durability ?? 'fsync') === 'fsync';
+    this.dsync = init.dsync;
     this.maxBatch = o.maxBatch ?? Number.POSITIVE_INFINITY;
     this.compactAtBytes = o.compactAtBytes ?? 16 * 1024 * 1024;
     this.state = init.state;
@@ -246,9 +263,9 @@ class FileOutbox implements Outbox {
   private append(records: JournalRecord[]): Promise<number> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.closed) return Promise.reject(new Error('outbox is closed'));
-    const text = records.map(encodeRecord).join('');
+    const bytes = records.length === 1 ? encodeRecordBytes(records[0]) : Buffer.concat(records.map(encodeRecordBytes));
     return new Promise<number>((resolve, reject) => {
-      this.queue.push({ records, text, resolve, reject });
+      this.queue.push({ records, bytes, resolve, reject });
       this.counters.appends++;
       if (!this.pumping) void this.pump();
     });
@@ -262,7 +279,7 @@ class FileOutbox implements Outbox {
       while (this.queue.length > 0 || this.compactRequested.length > 0) {
         // Let every callback already due this turn enqueue first (e.g. all producers just answered by the
         // previous flush); otherwise the first one alone gets a flush and batches alternate 1 / N-1.
-        if (this.delayMs > 0 && this.queue.some((p) => p.text !== '')) await new Promise((r) => setTimer(r, this.delayMs));
+        if (this.delayMs > 0 && this.queue.some((p) => p.bytes.length > 0)) await new Promise((r) => setTimer(r, this.delayMs));
         else await new Promise((r) => setImmediate(r));
         const wanted = this.compactRequested.splice(0);
         if (wanted.length > 0 || this.shouldCompact()) {
@@ -271,12 +288,12 @@ class FileOutbox implements Outbox {
         }
         batch = this.queue.splice(0, this.maxBatch);
         if (batch.length === 0) continue;
-        const buf = Buffer.from(batch.map((p) => p.text).join(''), 'utf8');
+        const buf = batch.length === 1 ? batch[0]!.bytes : Buffer.concat(batch.map((p) => p.bytes));
         if (buf.length > 0) {
           const started = performance.now();
           await writeAll(this.fd, buf);
           if (this.sync) {
-            await fdatasyncAsync(this.fd);
+            if (!this.dsync) await fdatasyncAsync(this.fd);
             this.counters.fsyncs++;
           }
           this.counters.flushes++;
@@ -307,8 +324,7 @@ class FileOutbox implements Outbox {
 
   /** Compaction: live state to a temp file, fsync, rename over the journal, fsync the directory. */
   private async rewrite(): Promise<void> {
-    const text = this.state.snapshot(this.clock.now(), this.windowMs).map(encodeRecord).join('');
-    const buf = Buffer.from(text, 'utf8');
+    const buf = Buffer.concat(this.state.snapshot(this.clock.now(), this.windowMs).map(encodeRecordBytes));
     const tmp = join(this.dir, COMPACT_TMP);
     const fd = openSync(tmp, 'w', 0o600);
     try {
@@ -320,7 +336,7 @@ class FileOutbox implements Outbox {
     renameSync(tmp, this.path);
     if (this.sync) await syncDir(this.dir);
     closeSync(this.fd);
-    this.fd = openSync(this.path, 'a', 0o600);
+    this.fd = openJournal(this.path, this.dsync);
     this.counters.journalBytes = buf.length;
     this.bytesAfterCompaction = buf.length;
     this.counters.compactions++;
@@ -559,9 +575,11 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
     rmSync(join(dir, COMPACT_TMP), { force: true }); // an unfinished compaction; the journal is intact
     const path = join(dir, JOURNAL_FILE);
     const { state, bytes, recovered, existed } = loadJournal(dir, options.onWarning ?? ((m) => console.warn(m)), options.clock ?? systemClock, true);
-    const fd = openSync(path, 'a', 0o600);
-    if (!existed && (options.durability ?? 'fsync') === 'fsync') await syncDir(dir);
-    return new FileOutbox(options, { state, fd, bytes, recovered, release });
+    const sync = (options.durability ?? 'fsync') === 'fsync';
+    const dsync = sync && O_DSYNC !== undefined;
+    const fd = openJournal(path, dsync);
+    if (!existed && sync) await syncDir(dir);
+    return new FileOutbox(options, { state, fd, dsync, bytes, recovered, release });
   } catch (err) {
     release();
     throw err;

@@ -19,7 +19,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../log.ts';
 import type { OutboxStats } from '../outbox/outbox.ts';
-import { tsRunner } from '../testing/runtime.ts';
+import { isDeno, tsRunner } from '../testing/runtime.ts';
 import { startBenchTarget } from './bench-target.ts';
 
 /** Which server a child runs. */
@@ -29,6 +29,8 @@ export type BenchServerKind = 'bare' | 'ours';
 export interface BenchServerStats {
   /** CPU time (user + system) the child process has used so far, ms. */
   cpuMs: number;
+  /** Of which in the kernel (system time: socket and file syscalls, fsync), ms. */
+  sysMs: number;
   /** The outbox counters (ours only). */
   outbox?: OutboxStats;
 }
@@ -71,9 +73,9 @@ export async function startBareServer(): Promise<{ url: string; close(): Promise
 
 const MARK = 'bench-server ';
 
-function cpuMs(): number {
+function cpu(): { cpuMs: number; sysMs: number } {
   const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
+  return { cpuMs: (u.user + u.system) / 1000, sysMs: u.system / 1000 };
 }
 
 /**
@@ -103,7 +105,7 @@ export async function childMain(args: string[]): Promise<void> {
   say({ url });
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
-    if (line.trim() === 'stats') say({ cpuMs: cpuMs(), ...(outboxStats ? { outbox: outboxStats() } : {}) });
+    if (line.trim() === 'stats') say({ ...cpu(), ...(outboxStats ? { outbox: outboxStats() } : {}) });
   }
   await close();
   process.exit(0);
@@ -117,6 +119,8 @@ export interface SpawnBenchServerOptions {
   installationId?: string;
   /** Where the child's stdout (ours: its JSON log lines) goes; default discarded. */
   logFile?: string;
+  /** Extra runtime flags for a Node child, e.g. `['--cpu-prof', '--cpu-prof-dir=prof']` (ignored under Deno). */
+  nodeArgs?: string[];
   /** How long to wait for the child to listen; default 30 s (tsx or Deno compile on a loaded CPU). */
   startTimeoutMs?: number;
 }
@@ -124,6 +128,7 @@ export interface SpawnBenchServerOptions {
 /** Parent side: starts a child server and waits until it listens. */
 export async function spawnBenchServer(kind: BenchServerKind, options: SpawnBenchServerOptions = {}): Promise<BenchServer> {
   const [cmd, ...runArgs] = tsRunner(fileURLToPath(import.meta.url));
+  if (!isDeno && options.nodeArgs) runArgs.unshift(...options.nodeArgs);
   const logFd = options.logFile ? openSync(options.logFile, 'a', 0o600) : undefined;
   let child: ChildProcess;
   try {

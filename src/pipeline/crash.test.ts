@@ -114,8 +114,9 @@ describe('crash safety under load: SIGKILL mid-load, restart, nothing lost', () 
 
     async function worker(): Promise<void> {
       while (next < N) {
-        await gate;
+        // Claim the slot before waiting: several workers resumed in one tick must not overshoot N.
         next++;
+        await gate;
         const { issueId, delivery } = await sentry.emitIssue({ installationId });
         all.push(issueId);
         const ok = delivery?.attempts.some((a) => a.status >= 200 && a.status < 300) ?? false;

@@ -97,7 +97,14 @@ export interface IntegrationServer {
   close(): Promise<void>;
 }
 
-const requestIdOf = () => randomBytes(8).toString('hex');
+/** The path part of a request target, as `new URL` normalises it; a bad target is `/`. */
+function parseTarget(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return new URL('http://localhost/');
+  }
+}
 
 /**
  * Builds the server (not yet listening).
@@ -120,6 +127,13 @@ export function createServer(deps: ServerDeps): IntegrationServer {
   const ackMs = deps.webhookAckMs ?? 800;
   const background = new Set<Promise<unknown>>();
   let closing: Promise<void> | undefined;
+  // Request ids: 16 hex digits, a random per-server prefix and a counter. Unique per process and cheap
+  // (no entropy read per request); they correlate log lines, they are not secrets.
+  const requestIdPrefix = randomBytes(4).toString('hex');
+  let requestCount = 0;
+  const requestIdOf = () => requestIdPrefix + (requestCount++ >>> 0).toString(16).padStart(8, '0');
+  // Webhooks (the hot path) arrive on exactly the configured path, which then needs no URL parsing.
+  const webhookTargetIsCanonical = parseTarget(config.webhookPath).pathname === config.webhookPath;
 
   const track = <T>(promise: Promise<T>): Promise<T> => {
     const settled = promise.then(() => {}, () => {});
@@ -309,22 +323,18 @@ export function createServer(deps: ServerDeps): IntegrationServer {
     const started = performance.now();
     const requestId = requestIdOf();
     const sentryRequestId = headerValue(req, 'request-id');
-    const log = logger.child({ requestId, ...(sentryRequestId ? { sentryRequestId } : {}) });
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://localhost');
-    } catch {
-      url = new URL('http://localhost/');
-    }
+    const log = logger.child(sentryRequestId ? { requestId, sentryRequestId } : { requestId });
+    const url = webhookTargetIsCanonical && req.url === config.webhookPath ? undefined : parseTarget(req.url);
+    const path = url ? url.pathname : config.webhookPath;
     res.setHeader('x-request-id', requestId);
     res.on('finish', () => {
       // The query is never logged: it carries the grant code and state.
-      log.info('request', { method: req.method, path: url.pathname, status: res.statusCode, ms: Math.round(performance.now() - started) });
+      log.info('request', { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) });
     });
     const route = async (): Promise<void> => {
-      if (url.pathname === config.webhookPath) return handleWebhook(req, res, log, requestId);
-      if (url.pathname === config.setupPath || url.pathname === `${config.setupPath}/start`) return handleSetup(req, res, url, log);
-      if (url.pathname === '/healthz') {
+      if (path === config.webhookPath) return handleWebhook(req, res, log, requestId);
+      if (url && (path === config.setupPath || path === `${config.setupPath}/start`)) return handleSetup(req, res, url, log);
+      if (path === '/healthz') {
         if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET' });
         return handleHealth(res);
       }
