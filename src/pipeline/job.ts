@@ -79,6 +79,8 @@ export function dedupeKey(parts: {
 }): string {
   const list = [parts.installationId, parts.resource, parts.action, parts.subjectId];
   if (parts.eventId) list.push(parts.eventId);
+  // The usual case (no part holds `%` or `:`) needs no escaping pass.
+  if (!list.some((p) => p.includes(':') || p.includes('%'))) return list.join(':');
   return list.map((p) => p.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'))).join(':');
 }
 
