@@ -127,7 +127,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     min: LEVELS[options.level ?? 'info'],
     clock: options.clock ?? systemClock,
   };
-  return new JsonLogger(sink, options.fields ?? {});
+  return new JsonLogger(sink, undefined, options.fields ?? {});
 }
 
 interface Sink {
@@ -142,13 +142,23 @@ interface Sink {
  */
 class JsonLogger implements Logger {
   private readonly sink: Sink;
-  private readonly base: LogFields;
-  /** The context, redacted once when first written (fields override it key by key, as redacting the merge would). */
+  private readonly parent: JsonLogger | undefined;
+  private readonly own: LogFields;
+  /**
+   * The context (parents' fields, then ours), merged and redacted once, when this logger first writes:
+   * many children never write (the per-webhook one), so they cost one small object each. Line fields
+   * override it key by key, exactly as redacting the merged object would.
+   */
   private safeBase: LogFields | undefined;
 
-  constructor(sink: Sink, base: LogFields) {
+  constructor(sink: Sink, parent: JsonLogger | undefined, own: LogFields) {
     this.sink = sink;
-    this.base = base;
+    this.parent = parent;
+    this.own = own;
+  }
+
+  private context(): LogFields {
+    return this.parent ? { ...this.parent.context(), ...this.own } : this.own;
   }
 
   debug(msg: string, fields?: LogFields): void { this.emit('debug', msg, fields); }
@@ -157,13 +167,13 @@ class JsonLogger implements Logger {
   error(msg: string, fields?: LogFields): void { this.emit('error', msg, fields); }
 
   child(fields: LogFields): Logger {
-    return new JsonLogger(this.sink, { ...this.base, ...fields });
+    return new JsonLogger(this.sink, this, fields);
   }
 
   private emit(level: LogLevel, msg: string, fields: LogFields | undefined): void {
     const sink = this.sink;
     if (LEVELS[level] < sink.min) return;
-    this.safeBase ??= redactFields(this.base, 0);
+    this.safeBase ??= redactFields(this.context(), 0);
     const line: LogFields = { time: new Date(sink.clock.now()).toISOString(), level, msg: redactString(msg), ...this.safeBase, ...(fields ? redactFields(fields, 0) : undefined) };
     let text: string;
     try {
