@@ -96,7 +96,9 @@ export async function childMain(args: string[]): Promise<void> {
     const installationId = process.env.BENCH_INSTALLATION;
     if (!secret || !installationId) throw new Error('BENCH_SECRET and BENCH_INSTALLATION are required');
     // Logs go to stdout (a file, set up by the parent) at info: one `request` line per webhook, as in production.
-    const target = await startBenchTarget({ durability, secret, installationId, logger: createLogger({ level: 'info' }) });
+    // BENCH_LOG_LEVEL=warn drops the request lines (to measure what they cost).
+    const level = process.env.BENCH_LOG_LEVEL === 'warn' ? 'warn' : 'info';
+    const target = await startBenchTarget({ durability, secret, installationId, logger: createLogger({ level }) });
     ({ url, close } = target);
     outboxStats = target.stats;
   } else {

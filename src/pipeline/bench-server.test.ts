@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { tempDir } from '../testing/runtime.ts';
+import { spawnBenchServer, startBareServer, type BenchServer } from './bench-server.ts';
+import { closedLoop } from './load.ts';
+import { issueData, signedWebhook } from './testing.ts';
+
+describe('bench servers', { timeout: 90_000 }, () => {
+  const secret = randomBytes(32).toString('hex');
+  const installationId = randomUUID();
+  let dir: { path: string; remove(): Promise<void> };
+  let ours: BenchServer | undefined;
+  before(async () => {
+    dir = await tempDir('sik-bench-server-');
+  });
+  after(async () => {
+    await ours?.close();
+    await dir.remove();
+  });
+
+  it('bare reads the whole body and answers 200', async () => {
+    const bare = await startBareServer();
+    try {
+      const body = 'x'.repeat(100_000);
+      const res = await request(bare.url, { method: 'POST', body });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers['x-body-bytes'], String(body.length));
+      assert.deepEqual(await res.body.json(), { ok: true });
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('ours runs in a child: signed webhooks are acknowledged after a durable enqueue, logged, and counted', async () => {
+    const logFile = join(dir.path, 'ours.log');
+    ours = await spawnBenchServer('ours', { secret, installationId, logFile });
+    const before = await ours.stats();
+    const deliveries = Array.from({ length: 40 }, (_, i) => signedWebhook({
+      secret, installationId, resource: 'issue', action: 'created', data: { issue: issueData({ id: String(500 + i), org: 'bench-org' }) },
+    }));
+    const load = await closedLoop({ url: ours.url, concurrency: 4, maxRequests: deliveries.length, maxMs: 30_000, next: (i) => deliveries[i]! });
+    assert.deepEqual(load.statuses, { 200: 40 });
+    // A tampered copy is refused: the child really verifies.
+    const bad = deliveries[0]!;
+    const res = await request(ours.url, { method: 'POST', headers: { ...bad.headers, 'sentry-hook-signature': '0'.repeat(64) }, body: bad.body });
+    assert.equal(res.statusCode, 401);
+    await res.body.dump();
+    const after = await ours.stats();
+    assert.equal(after.outbox!.appends - before.outbox!.appends, 40);
+    assert.equal(after.outbox!.pending, 40);
+    assert.ok(after.outbox!.fsyncs >= 1 && after.outbox!.fsyncs <= 40, `fsyncs ${after.outbox!.fsyncs}`);
+    assert.ok(after.cpuMs > before.cpuMs);
+    await ours.close();
+    ours = undefined;
+    // One `request` line per webhook reached the log file (written before the child exited).
+    const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const requests = lines.filter((l) => l.msg === 'request');
+    assert.equal(requests.length, 41);
+    assert.ok(!readFileSync(logFile, 'utf8').includes(secret));
+  });
+});
