@@ -54,7 +54,8 @@ export interface OutboxOptions {
   /** Uniform [0, 1) source for retry jitter. Default Math.random. */
   random?: () => number;
   /**
-   * 'fsync' (default): every resolved write is on disk (fdatasync). 'none': no fsync at all — survives a
+   * 'fsync' (default): every resolved write is on disk (an O_DSYNC journal, or write + fdatasync where the
+   * platform lacks O_DSYNC). 'none': no fsync at all — survives a
    * process crash but not power loss; for tests and the benchmark baseline.
    */
   durability?: 'fsync' | 'none';
@@ -121,7 +122,7 @@ export interface OutboxStats {
   dropped: number;
   /** Enqueue time of the oldest pending job, if any. */
   oldestPendingAt?: number;
-  /** Flushes and fsyncs since open (group commit: far fewer than appends under load). */
+  /** Flushes and durable flushes (O_DSYNC writes or fdatasyncs) since open (group commit: far fewer than appends under load). */
   flushes: number;
   fsyncs: number;
   appends: number;
