@@ -351,6 +351,57 @@ describe('outbox', () => {
     assert.equal(after.deadLetters()[0]?.lastError, 'bad');
   });
 
+  it('skips automatic compaction while live jobs are most of the journal (an undrained backlog)', T, async () => {
+    const ctx = await setup({ compactAtBytes: 4096, durability: 'none' });
+    // No worker: every job stays live, so a rewrite could not shrink the journal.
+    await Promise.all(Array.from({ length: 200 }, (_, n) => ctx.outbox.enqueue({ key: `k${n}`, group: 'g', payload: { n } })));
+    await ctx.outbox.idle();
+    assert.ok(ctx.outbox.stats().journalBytes > 4 * 4096);
+    assert.equal(ctx.outbox.stats().compactions, 0);
+    // Once the worker drains it, live state is small and the next flush compacts.
+    work(ctx.outbox);
+    await ctx.outbox.idle();
+    await ctx.outbox.enqueue({ key: 'last', group: 'g', payload: 0 });
+    await ctx.outbox.idle();
+    assert.ok(ctx.outbox.stats().compactions >= 1);
+    assert.equal(ctx.outbox.stats().journalBytes, statSync(join(ctx.dir, JOURNAL_FILE)).size);
+  });
+
+  it('keeps accepting and flushing enqueues while a large compaction is written, and keeps them', T, async () => {
+    const ctx = await setup({ durability: 'none' });
+    const big = 'x'.repeat(2000);
+    await Promise.all(Array.from({ length: 1500 }, (_, n) => ctx.outbox.enqueue({ key: `k${n}`, group: 'g', payload: { n, big } })));
+    let compacted = false;
+    const compaction = ctx.outbox.compact().then(() => { compacted = true; });
+    // ~3 MB of snapshot is written in 64 KiB slices; these enqueues are flushed meanwhile, not after it.
+    const during = await Promise.all(Array.from({ length: 20 }, (_, n) => ctx.outbox.enqueue({ key: `d${n}`, group: 'g', payload: { n } })));
+    assert.equal(compacted, false, 'enqueues were answered before the compaction finished');
+    await compaction;
+    assert.equal(ctx.outbox.stats().compactions, 1);
+    // Records flushed during the compaction were carried over to the new journal.
+    const outbox = await ctx.reopen();
+    assert.equal(outbox.stats().pending, 1520);
+    for (const [n, r] of during.entries()) assert.equal(outbox.lookup(`d${n}`)?.id, r.id);
+    const seen = work(outbox).seen;
+    await outbox.idle();
+    assert.equal(seen.length, 1520);
+    assert.equal(seen[0]!.key, 'k0', 'queue order kept');
+    assert.equal(seen[1519]!.key, 'd19');
+  });
+
+  it('close() during a compaction leaves the journal whole and no temp file', T, async () => {
+    const ctx = await setup({ durability: 'none' });
+    const big = 'y'.repeat(2000);
+    await Promise.all(Array.from({ length: 1000 }, (_, n) => ctx.outbox.enqueue({ key: `k${n}`, group: 'g', payload: { n, big } })));
+    const compaction = ctx.outbox.compact().then(() => 'finished', (e: Error) => e.message);
+    await ctx.outbox.enqueue({ key: 'during', group: 'g', payload: 0 });
+    await ctx.outbox.close();
+    assert.equal(await compaction, 'outbox is closed');
+    assert.ok(!existsSync(join(ctx.dir, 'journal.compact.tmp')));
+    const outbox = await ctx.reopen();
+    assert.equal(outbox.stats().pending, 1001);
+  });
+
   it('refuses a second opener while the lock is held, and takes over a stale lock', T, async () => {
     const ctx = await setup();
     await assert.rejects(openOutbox({ dir: ctx.dir }), (err: unknown) => err instanceof OutboxLockedError && /in use by process/.test(err.message));

@@ -8,7 +8,7 @@ import { type Clock, systemClock } from '../clock.ts';
 import { type RetryPolicy, backoffMs, retryPolicy } from './backoff.ts';
 import { encodeRecordBytes, parseJournal } from './journal.ts';
 import { acquireLock } from './lock.ts';
-import { type JobState, type JournalRecord, OutboxState } from './state.ts';
+import { type JobState, type JournalRecord, OutboxState, type StateCapture, snapshotRecords } from './state.ts';
 
 export { OutboxLockedError } from './lock.ts';
 export type { RetryPolicy } from './backoff.ts';
@@ -32,6 +32,12 @@ function openJournal(path: string, dsync: boolean): number {
   if (!dsync) return openSync(path, 'a', 0o600);
   return openSync(path, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | O_DSYNC!, 0o600);
 }
+
+/**
+ * Compaction encodes and writes its snapshot in slices of about this many bytes, yielding to the event
+ * loop between them: a large live state never blocks the server for more than one slice (well under 1 ms).
+ */
+const COMPACT_SLICE_BYTES = 64 * 1024;
 
 /** setTimeout's ceiling (2^31-1 ms); longer waits are re-armed when they fire. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -167,6 +173,25 @@ export interface Outbox {
   close(): Promise<void>;
 }
 
+interface Waiter { resolve(): void; reject(e: Error): void }
+
+/** A compaction in progress (see docs/outbox.md, Compaction). */
+interface Compaction {
+  /** The temp file's descriptor; closed only once no write on it is pending. */
+  fd: number;
+  /** Bytes written to the temp file. */
+  bytes: number;
+  /** What the journal received after the captured state: copied to the new journal at the swap. */
+  tail: Buffer[];
+  /** The snapshot is on disk: the pump may swap the files. */
+  ready: boolean;
+  /** The outbox is closing or failed: drop the compaction instead of swapping. */
+  abandoned: boolean;
+  waiters: Waiter[];
+  /** Settles (never rejects) when the background writing has ended, either way. */
+  written: Promise<void>;
+}
+
 interface Pending {
   records: JournalRecord[];
   /** The framed records, encoded once at append time. */
@@ -221,7 +246,14 @@ class FileOutbox implements Outbox {
 
   private queue: Pending[] = [];
   private pumping = false;
-  private compactRequested: Array<{ resolve(): void; reject(e: Error): void }> = [];
+  private compactRequested: Waiter[] = [];
+  private compaction: Compaction | undefined;
+  private closing = false;
+  /** Encoded bytes and key characters of enqueue records so far: estimates live state for compaction. */
+  private enqBytes = 0;
+  private enqKeyChars = 0;
+  private enqCount = 0;
+  private readonly warn: (message: string) => void;
   private failed: Error | undefined;
   private closed = false;
   private reserved = new Map<string, { id: string; done: Promise<number> }>();
@@ -256,6 +288,7 @@ class FileOutbox implements Outbox {
     this.counters.journalBytes = init.bytes;
     this.counters.recoveredTailBytes = init.recovered;
     this.bytesAfterCompaction = init.bytes;
+    this.warn = o.onWarning ?? ((m) => console.warn(m));
   }
 
   // ---- writing -------------------------------------------------------------------------------------------
@@ -265,6 +298,12 @@ class FileOutbox implements Outbox {
     if (this.failed) return Promise.reject(this.failed);
     if (this.closed) return Promise.reject(new Error('outbox is closed'));
     const bytes = records.length === 1 ? encodeRecordBytes(records[0]) : Buffer.concat(records.map(encodeRecordBytes));
+    const first = records[0];
+    if (records.length === 1 && first!.t === 'enq') {
+      this.enqBytes += bytes.length;
+      this.enqKeyChars += first!.key.length;
+      this.enqCount++;
+    }
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ records, bytes, resolve, reject });
       this.counters.appends++;
@@ -277,16 +316,13 @@ class FileOutbox implements Outbox {
     this.pumping = true;
     let batch: Pending[] = [];
     try {
-      while (this.queue.length > 0 || this.compactRequested.length > 0) {
+      while (this.queue.length > 0 || (this.compactRequested.length > 0 && !this.compaction) || this.compaction?.ready) {
         // Let every callback already due this turn enqueue first (e.g. all producers just answered by the
         // previous flush); otherwise the first one alone gets a flush and batches alternate 1 / N-1.
         if (this.delayMs > 0 && this.queue.some((p) => p.bytes.length > 0)) await new Promise((r) => setTimer(r, this.delayMs));
         else await new Promise((r) => setImmediate(r));
-        const wanted = this.compactRequested.splice(0);
-        if (wanted.length > 0 || this.shouldCompact()) {
-          await this.rewrite();
-          for (const w of wanted) w.resolve();
-        }
+        if (this.compaction?.ready) await this.finishCompaction(this.compaction);
+        if (!this.compaction && !this.closing && (this.compactRequested.length > 0 || this.shouldCompact())) this.startCompaction();
         batch = this.queue.splice(0, this.maxBatch);
         if (batch.length === 0) continue;
         const buf = batch.length === 1 ? batch[0]!.bytes : Buffer.concat(batch.map((p) => p.bytes));
@@ -300,6 +336,7 @@ class FileOutbox implements Outbox {
           this.counters.flushes++;
           this.counters.lastFlushMs = performance.now() - started;
           this.counters.journalBytes += buf.length;
+          this.compaction?.tail.push(buf);
         }
         const changed = batch.map((p) => p.records.reduce((n, r) => n + this.state.apply(r), 0));
         batch.forEach((p, i) => p.resolve(changed[i]!));
@@ -312,35 +349,131 @@ class FileOutbox implements Outbox {
       this.failed = new Error(`outbox journal write failed, outbox disabled until reopened: ${errorMessage(err)}`);
       for (const p of [...batch, ...this.queue.splice(0)]) p.reject(this.failed);
       for (const w of this.compactRequested.splice(0)) w.reject(this.failed);
+      this.abandonCompaction();
     } finally {
       this.pumping = false;
       this.checkIdle();
     }
   }
 
+  /**
+   * Compact when the journal is past `compactAtBytes`, has doubled since the last compaction, and live state
+   * (estimated from the average enqueue record) is at most two thirds of it: a rewrite that cannot shrink the
+   * file meaningfully (a backlog the worker has not drained, or no worker at all) is skipped, not repeated.
+   */
   private shouldCompact(): boolean {
     const bytes = this.counters.journalBytes;
-    return bytes >= this.compactAtBytes && bytes >= 2 * this.bytesAfterCompaction;
+    if (bytes < this.compactAtBytes || bytes < 2 * this.bytesAfterCompaction) return false;
+    const n = Math.max(1, this.enqCount);
+    const jobBytes = this.enqBytes / n + 48; // a `job` record is its `enq` plus due/attempts/status
+    const keyBytes = this.enqKeyChars / n + 100; // a `key` record: framing, id, time, end
+    const live = 64 + this.state.jobs.size * jobBytes + this.state.keys.size * keyBytes;
+    return 3 * live <= 2 * bytes;
   }
 
-  /** Compaction: live state to a temp file, fsync, rename over the journal, fsync the directory. */
-  private async rewrite(): Promise<void> {
-    const buf = Buffer.concat(this.state.snapshot(this.clock.now(), this.windowMs).map(encodeRecordBytes));
-    const tmp = join(this.dir, COMPACT_TMP);
-    const fd = openSync(tmp, 'w', 0o600);
+  /**
+   * Compaction, step 1 (in the pump, between flushes): captures the state — references only, no encoding —
+   * and writes it to the temp file in the background, slice by slice, while flushes go on. Every flush
+   * from here on is also kept as the tail that step 2 appends after the snapshot.
+   */
+  private startCompaction(): void {
+    const waiters = this.compactRequested.splice(0);
+    let fd: number;
     try {
-      await writeAll(fd, buf);
-      if (this.sync) await fdatasyncAsync(fd);
-    } finally {
-      closeSync(fd);
+      fd = openSync(join(this.dir, COMPACT_TMP), 'w', 0o600);
+    } catch (err) {
+      this.bytesAfterCompaction = this.counters.journalBytes;
+      const error = new Error(`outbox compaction failed: ${errorMessage(err)}`);
+      for (const w of waiters) w.reject(error);
+      this.warn(`${error.message}; the journal is intact`);
+      return;
     }
-    renameSync(tmp, this.path);
-    if (this.sync) await syncDir(this.dir);
-    closeSync(this.fd);
-    this.fd = openJournal(this.path, this.dsync);
-    this.counters.journalBytes = buf.length;
-    this.bytesAfterCompaction = buf.length;
+    const c: Compaction = { fd, bytes: 0, tail: [], ready: false, abandoned: false, waiters, written: Promise.resolve() };
+    this.compaction = c;
+    const capture = this.state.capture(this.clock.now(), this.windowMs);
+    c.written = this.writeSnapshot(c, capture).then(() => {
+      if (c.abandoned || this.failed) return this.dropCompaction(c, this.failed ?? new Error('outbox is closed'));
+      c.ready = true;
+      if (!this.pumping) void this.pump();
+    }, (err: unknown) => this.dropCompaction(c, err));
+  }
+
+  private async writeSnapshot(c: Compaction, capture: StateCapture): Promise<void> {
+    let slice: Buffer[] = [];
+    let size = 0;
+    const flush = async () => {
+      const buf = Buffer.concat(slice, size);
+      slice = [];
+      size = 0;
+      await writeAll(c.fd, buf);
+      c.bytes += buf.length;
+      if (c.abandoned) throw new Error('outbox is closed');
+    };
+    for (const rec of snapshotRecords(capture)) {
+      const b = encodeRecordBytes(rec);
+      slice.push(b);
+      size += b.length;
+      if (size >= COMPACT_SLICE_BYTES) await flush();
+    }
+    if (size > 0) await flush();
+    if (this.sync) await fdatasyncAsync(c.fd);
+  }
+
+  /**
+   * Compaction, step 2 (in the pump, so no flush runs meanwhile): appends the tail, syncs, renames the temp
+   * file over the journal, syncs the directory and reopens. A crash before the rename leaves the old
+   * journal whole; after it, the new one holds the same state.
+   */
+  private async finishCompaction(c: Compaction): Promise<void> {
+    this.compaction = undefined;
+    try {
+      if (c.tail.length > 0) {
+        const tail = Buffer.concat(c.tail);
+        c.tail = [];
+        await writeAll(c.fd, tail);
+        c.bytes += tail.length;
+        if (this.sync) await fdatasyncAsync(c.fd);
+      }
+    } catch (err) {
+      this.dropCompaction(c, err); // before the rename: the journal is untouched
+      return;
+    }
+    try {
+      closeSync(c.fd);
+      renameSync(join(this.dir, COMPACT_TMP), this.path);
+      if (this.sync) await syncDir(this.dir);
+      closeSync(this.fd);
+      this.fd = openJournal(this.path, this.dsync);
+    } catch (err) {
+      for (const w of c.waiters) w.reject(err as Error);
+      throw err;
+    }
+    this.counters.journalBytes = c.bytes;
+    this.bytesAfterCompaction = c.bytes;
     this.counters.compactions++;
+    for (const w of c.waiters) w.resolve();
+  }
+
+  /** Ends a compaction without swapping (the journal is intact): closes and removes the temp file. */
+  private dropCompaction(c: Compaction, err: unknown): void {
+    if (this.compaction === c) this.compaction = undefined;
+    try { closeSync(c.fd); } catch { /* already closed */ }
+    try { rmSync(join(this.dir, COMPACT_TMP), { force: true }); } catch { /* removed at the next open */ }
+    const error = err instanceof Error ? err : new Error(String(err));
+    for (const w of c.waiters) w.reject(error);
+    if (!c.abandoned && !this.failed) {
+      this.bytesAfterCompaction = this.counters.journalBytes; // no retry until the journal doubles again
+      this.warn(`outbox compaction failed, the journal is intact: ${errorMessage(err)}`);
+    }
+    this.checkIdle();
+  }
+
+  /** Marks the running compaction as abandoned; drops it now if its background writing is over. */
+  private abandonCompaction(): void {
+    const c = this.compaction;
+    if (!c) return;
+    c.abandoned = true;
+    if (c.ready) this.dropCompaction(c, this.failed ?? new Error('outbox is closed'));
   }
 
   compact(): Promise<void> {
@@ -449,7 +582,7 @@ class FileOutbox implements Outbox {
   }
 
   private isIdle(): boolean {
-    if (this.pumping || this.queue.length > 0 || this.inFlight.size > 0 || this.running.size > 0) return false;
+    if (this.pumping || this.compaction || this.queue.length > 0 || this.inFlight.size > 0 || this.running.size > 0) return false;
     if (!this.handler || this.failed) return true;
     const next = this.state.nextDue();
     return next === undefined || next > this.clock.now();
@@ -552,8 +685,16 @@ class FileOutbox implements Outbox {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.stop();
+    this.closing = true;
+    const c = this.compaction;
+    if (c) {
+      this.abandonCompaction();
+      await c.written; // no write may be pending on its descriptor
+      if (this.compaction === c) this.dropCompaction(c, new Error('outbox is closed'));
+    }
     if (!this.failed) await this.append([]).catch(() => undefined);
     this.closed = true;
+    for (const w of this.compactRequested.splice(0)) w.reject(new Error('outbox is closed'));
     try { closeSync(this.fd); } finally { this.release(); }
   }
 }

@@ -232,16 +232,43 @@ export class OutboxState {
    * of ended jobs, then every live job in queue order.
    */
   snapshot(now: number, windowMs: number): JournalRecord[] {
+    return [...snapshotRecords(this.capture(now, windowMs))];
+  }
+
+  /**
+   * Captures the state for a snapshot in O(n) copying of references, no per-record work: compaction then
+   * encodes it in slices while the outbox keeps appending. Safe because state objects are never mutated
+   * in place (every change stores a new JobState / KeyEntry), so the captured ones stay as they were.
+   */
+  capture(now: number, windowMs: number): StateCapture {
     this.prune(now, windowMs);
-    const out: JournalRecord[] = [{ t: 'meta', v: 1, done: this.done, dropped: this.dropped }];
-    for (const [key, e] of this.keys) if (e.end) out.push({ t: 'key', key, ...e });
-    const live = [...this.jobs.values()].sort((a, b) => (this.seqs.get(a.id)?.seq ?? 0) - (this.seqs.get(b.id)?.seq ?? 0));
-    for (const job of live) {
-      out.push({ t: 'job', ...job });
-      const e = this.keys.get(job.key);
-      // A live job's key may point at it with its own enqueue time; `job` does not rebuild that entry.
-      if (e && e.id === job.id) out.push({ t: 'key', key: job.key, id: e.id, at: e.at });
-    }
-    return out;
+    // `jobs` iterates in first-insertion order, which is the order seqs are handed out in (both are
+    // assigned on a job's first putJob and removed together in endJob): queue order without a sort.
+    return { done: this.done, dropped: this.dropped, keys: new Map(this.keys), jobs: [...this.jobs.values()] };
+  }
+}
+
+/** The state as captured by {@link OutboxState.capture}. */
+export interface StateCapture {
+  done: number;
+  dropped: number;
+  keys: ReadonlyMap<string, KeyEntry>;
+  jobs: readonly JobState[];
+}
+
+/**
+ * The records of a captured state, lazily (see {@link OutboxState.snapshot} for the order).
+ *
+ * @example
+ * for (const rec of snapshotRecords(state.capture(now, windowMs))) write(encodeRecordBytes(rec));
+ */
+export function* snapshotRecords(c: StateCapture): Generator<JournalRecord> {
+  yield { t: 'meta', v: 1, done: c.done, dropped: c.dropped };
+  for (const [key, e] of c.keys) if (e.end) yield { t: 'key', key, ...e };
+  for (const job of c.jobs) {
+    yield { t: 'job', ...job };
+    const e = c.keys.get(job.key);
+    // A live job's key may point at it with its own enqueue time; `job` does not rebuild that entry.
+    if (e && e.id === job.id) yield { t: 'key', key: job.key, id: e.id, at: e.at };
   }
 }
