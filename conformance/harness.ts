@@ -13,6 +13,7 @@ import { request } from 'node:http';
 import type { SentryEmulator, RecordedRequest, DeliveryRecord } from './emulator/types.ts';
 import type { ContractEnv, Target } from './target.ts';
 import type { PushoverFault } from './pushover.ts';
+import { offsetClock, type OffsetClock } from '../src/clock.ts';
 
 /** Areas, one file each under conformance/cases/. */
 export const AREAS = [
@@ -236,35 +237,13 @@ export interface HarnessSettings {
   waitMs: number;
 }
 
-/**
- * The emulator's clock: real time plus an offset that cases grow (8 h to expire a token). Unlike
- * `offsetClock` it can be put back to real time for a while ({@link CaseContext.atRealTime}): the
- * JWT grant checks `iat`/`exp`, which an implementation takes from its own (real) clock.
- */
-export interface HarnessClock {
-  now(): number;
-  advance(ms: number): void;
-  offset(): number;
-  setOffset(ms: number): void;
-}
-
-/** Creates a {@link HarnessClock} at real time. */
-export function harnessClock(): HarnessClock {
-  let added = 0;
-  return {
-    now: () => Date.now() + added,
-    advance(ms) {
-      if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`clock can only be advanced, got ${ms}`);
-      added += ms;
-    },
-    offset: () => added,
-    setOffset(ms) { added = ms; },
-  };
-}
-
 /** Everything a running suite shares between cases. */
 export interface SessionParts {
-  clock: HarnessClock;
+  /**
+   * The emulator's clock: real time plus an offset that cases grow (8 h to expire a token), put
+   * back to real time for a while by {@link CaseContext.atRealTime}.
+   */
+  clock: OffsetClock;
   sentry: SentryEmulator;
   pushover: PushoverView;
   target: Target;
@@ -599,7 +578,7 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   try {
     const po = await startPushoverEmulator({ port: options.pushoverPort ?? 0 });
     closers.push(() => po.close());
-    const clock = harnessClock();
+    const clock = offsetClock();
     const sentry = await startSentryEmulator({
       port: options.sentryPort ?? 0, clock,
       apps: [{

@@ -30,22 +30,39 @@ export function manualClock(startMs = Date.parse('2026-01-01T00:00:00.000Z')): M
   };
 }
 
-/** Real time plus an offset that can only grow: the emulator's clock (tests skip hours at once). */
+/**
+ * Real time plus an offset: the emulator's clock (tests skip hours at once). The offset only grows
+ * through `advance`; `setOffset` exists for the one caller that must briefly return to real time
+ * (the conformance harness, whose JWT-grant cases carry the implementation's own real-time `iat`).
+ */
 export interface OffsetClock extends Clock {
+  /** Adds `ms` (finite, ≥ 0) to the offset. */
   advance(ms: number): void;
   /** Total milliseconds added so far. */
   offset(): number;
+  /** Puts the offset at `ms` (finite, ≥ 0); `setOffset(0)` is real time again. */
+  setOffset(ms: number): void;
 }
 
-/** Creates a clock that follows `base` plus whatever has been added with `advance`. */
+/**
+ * Creates a clock that follows `base` plus whatever has been added with `advance`.
+ *
+ * @example
+ * const clock = offsetClock();
+ * clock.advance(8 * 3600_000); // tokens issued now look expired
+ * clock.setOffset(0);          // back to real time
+ */
 export function offsetClock(base: Clock = systemClock): OffsetClock {
   let added = 0;
   return {
     now: () => base.now() + added,
-    advance(ms) {
-      if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`clock can only move forward, got ${ms}`);
-      added += ms;
-    },
+    advance(ms) { added += nonNegative(ms, 'clock can only move forward'); },
     offset: () => added,
+    setOffset(ms) { added = nonNegative(ms, 'clock offset must be finite and ≥ 0'); },
   };
+}
+
+function nonNegative(ms: number, message: string): number {
+  if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`${message}, got ${ms}`);
+  return ms;
 }
