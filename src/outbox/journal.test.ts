@@ -36,4 +36,13 @@ describe('outbox journal framing', () => {
     assert.deepEqual(parsed.records, [{ n: 1 }]);
     assert.equal(parsed.intactAfterDamage, true);
   });
+
+  it('treats a tail of zeros (preallocated space) as the end, and measures damage without them', () => {
+    const a = encodeRecord({ n: 1 });
+    const clean = parseJournal(Buffer.concat([Buffer.from(a), Buffer.alloc(1000)]));
+    assert.deepEqual([clean.records, clean.validBytes, clean.zeroTail, clean.damagedBytes], [[{ n: 1 }], a.length, true, 0]);
+    const torn = parseJournal(Buffer.concat([Buffer.from(a + encodeRecord({ n: 2 }).slice(0, 7)), Buffer.alloc(1000)]));
+    assert.deepEqual([torn.records.length, torn.validBytes, torn.zeroTail, torn.damagedBytes, torn.intactAfterDamage], [1, a.length, false, 7, false]);
+    assert.equal(parseJournal(Buffer.from(a)).zeroTail, false);
+  });
 });

@@ -86,6 +86,13 @@ export interface ParsedJournal {
   /** Bytes after the intact prefix (0 for a clean file). */
   tailBytes: number;
   /**
+   * The tail is nothing but zero bytes: preallocated space the writer has not reached yet, which is the
+   * end of the journal, not damage (no record contains a zero byte: JSON.stringify escapes U+0000).
+   */
+  zeroTail: boolean;
+  /** The tail without its trailing zero bytes: what a damaged or torn write left (0 for a zero tail). */
+  damagedBytes: number;
+  /**
    * True when an intact record appears after the damaged one. A crash mid-append only ever damages the
    * end, so this means corruption, not a torn write: the caller should keep a copy of the tail.
    */
@@ -127,13 +134,16 @@ export function parseJournal(buf: Uint8Array): ParsedJournal {
     records.push(rec.value);
     pos = rec.end;
   }
+  let contentEnd = buf.length;
+  while (contentEnd > pos && buf[contentEnd - 1] === 0) contentEnd--;
+  const zeroTail = pos < buf.length && contentEnd === pos;
   let intactAfterDamage = false;
   // Look for any intact record after the damage: start of a line that parses.
-  for (let i = buf.indexOf(NEWLINE, pos); i !== -1 && i + 1 < buf.length; i = buf.indexOf(NEWLINE, i + 1)) {
+  for (let i = zeroTail ? -1 : buf.indexOf(NEWLINE, pos); i !== -1 && i + 1 < buf.length; i = buf.indexOf(NEWLINE, i + 1)) {
     if (readRecord(buf, i + 1)) {
       intactAfterDamage = true;
       break;
     }
   }
-  return { records, validBytes: pos, tailBytes: buf.length - pos, intactAfterDamage };
+  return { records, validBytes: pos, tailBytes: buf.length - pos, zeroTail, damagedBytes: contentEnd - pos, intactAfterDamage };
 }

