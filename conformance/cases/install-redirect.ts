@@ -3,12 +3,12 @@
  * integration with a single-use grant code that must be exchanged exactly once.
  */
 import {
-  DOCS, defineCases, emitIssue, exchanges, expectStatus, expectStillServing, installFresh, is4xx, setupPathFrom,
-  waitForNotification,
+  DOCS, defineCases, exchanges, expectAcked, expectCount, expectStatus, expectStillServing, granted, installFresh, is4xx,
+  isPage, notifiedIssue, pendingInstall, sendRedirect, verifies,
 } from './support.ts';
 
 const SEC1 = 'sentry-platform.md §1';
-const okPage = (s: number) => s >= 200 && s < 400;
+/** Sentry refused the code: a client error, or an upstream failure passed on (502–504). */
 const errorPage = (s: number) => is4xx(s) || s === 502 || s === 503 || s === 504;
 
 export default defineCases([
@@ -19,9 +19,8 @@ export default defineCases([
     requirement: 'On the redirect the integration exchanges the grant code for a token (POST …/authorizations/) and answers the browser with a page or a redirect (2xx/3xx).',
     async run(ctx) {
       const inst = await installFresh(ctx, { order: 'redirect-only' });
-      expectStatus(ctx, inst.redirect!, okPage, '2xx or 3xx', 'the /setup redirect');
-      const ok = exchanges(ctx, inst.installationId).filter((r) => r.status === 201);
-      if (ok.length !== 1) ctx.fail('expected exactly one successful exchange', { expected: '1', actual: String(ok.length) });
+      expectStatus(ctx, inst.redirect!, isPage, '2xx or 3xx', 'the /setup redirect');
+      expectCount(ctx, granted(exchanges(ctx, inst.installationId)).length, 1, 'expected exactly one successful exchange');
     },
   },
   {
@@ -31,11 +30,8 @@ export default defineCases([
     requirement: 'The redirect and installation.created carry the same single-use code; whichever is exchanged first wins and the other must not break the installation.',
     async run(ctx) {
       const inst = await installFresh(ctx, { order: 'redirect-then-webhook' });
-      if (!inst.webhookStatus || inst.webhookStatus < 200 || inst.webhookStatus >= 300) {
-        ctx.fail('installation.created after the redirect was not acknowledged with 2xx', { expected: '2xx', actual: String(inst.webhookStatus) });
-      }
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
+      expectAcked(ctx, inst.webhookStatus, 'installation.created after the redirect was not acknowledged with 2xx');
+      await notifiedIssue(ctx, inst);
     },
   },
   {
@@ -44,13 +40,11 @@ export default defineCases([
     clause: { section: `${SEC1} "code visibility"; sentry-platform.md §13`, url: DOCS.publicIntegration },
     requirement: 'Handle a missing code: answer 4xx, do not call the token endpoint, keep serving.',
     async run(ctx) {
-      const inst = await ctx.sentry.install({ org: `org-nocode-${Date.now()}`, sendWebhook: false });
-      const u = new URL(inst.redirectUrl!);
-      u.searchParams.delete('code');
-      const answer = await ctx.http.send('GET', `${ctx.settings.setupPath}${u.search}`);
+      const pending = await pendingInstall(ctx, 'nocode');
+      const answer = await sendRedirect(ctx, pending, { code: null });
       expectStatus(ctx, answer, is4xx, '4xx', 'redirect without code');
       await ctx.settle(100);
-      if (exchanges(ctx, inst.installation.uuid).length) ctx.fail('the token endpoint was called without a code');
+      if (exchanges(ctx, pending.installationId).length) ctx.fail('the token endpoint was called without a code');
       await expectStillServing(ctx);
     },
   },
@@ -60,14 +54,10 @@ export default defineCases([
     clause: { section: 'sentry-platform.md §2.3 (401 Could not find grant for given code)', url: DOCS.publicIntegration },
     requirement: 'When Sentry refuses the exchange the integration shows an error (4xx, or 502–504 for an upstream failure), stores nothing and keeps serving.',
     async run(ctx) {
-      const inst = await ctx.sentry.install({ org: `org-forged-${Date.now()}`, sendWebhook: false });
-      const u = new URL(inst.redirectUrl!);
-      u.searchParams.set('code', 'f'.repeat(32));
-      const answer = await ctx.http.send('GET', `${ctx.settings.setupPath}${u.search}`);
+      const pending = await pendingInstall(ctx, 'forged');
+      const answer = await sendRedirect(ctx, pending, { code: 'f'.repeat(32) });
       expectStatus(ctx, answer, errorPage, '4xx or 502/503/504', 'redirect with a forged code');
-      if (ctx.sentryRequests({ endpoint: 'verify' }).some((r) => r.path.includes(inst.installation.uuid))) {
-        ctx.fail('verify-install was attempted although the exchange failed');
-      }
+      if (verifies(ctx, pending.installationId).length) ctx.fail('verify-install was attempted although the exchange failed');
       await expectStillServing(ctx);
     },
   },
@@ -77,12 +67,11 @@ export default defineCases([
     clause: { section: 'sentry-platform.md §2.4 (grant 10 min)', url: DOCS.publicIntegration },
     requirement: 'Grant codes live 10 minutes; an expired one is refused by Sentry (401 Grant has already expired) and the integration answers with an error, not a success.',
     async run(ctx) {
-      const inst = await ctx.sentry.install({ org: `org-expired-${Date.now()}`, sendWebhook: false });
-      ctx.secrets.add('grant code', inst.code);
+      const pending = await pendingInstall(ctx, 'expired');
       ctx.sentry.advanceClock(11 * 60_000);
-      const answer = await ctx.http.send('GET', setupPathFrom(ctx, inst.redirectUrl!));
+      const answer = await sendRedirect(ctx, pending);
       expectStatus(ctx, answer, errorPage, '4xx or 502/503/504', 'redirect with an expired code');
-      if (exchanges(ctx, inst.installation.uuid).some((r) => r.status === 201)) ctx.fail('an expired code was exchanged (emulator problem?)');
+      if (granted(exchanges(ctx, pending.installationId)).length) ctx.fail('an expired code was exchanged (emulator problem?)');
       await expectStillServing(ctx);
     },
   },
@@ -92,9 +81,8 @@ export default defineCases([
     clause: { section: `${SEC1} "state"; sentry-platform.md §13 /setup`, url: DOCS.publicIntegration },
     requirement: 'If state is present, verify it (bound to the integration, single-use, ≤ 10 min); a state it did not issue is refused with 4xx.',
     async run(ctx) {
-      const inst = await ctx.sentry.install({ org: `org-state-${Date.now()}`, sendWebhook: false });
-      ctx.secrets.add('grant code', inst.code);
-      const answer = await ctx.http.send('GET', `${setupPathFrom(ctx, inst.redirectUrl!)}&state=forged-${Date.now()}`);
+      const pending = await pendingInstall(ctx, 'state');
+      const answer = await sendRedirect(ctx, pending, { state: `forged-${Date.now()}` });
       expectStatus(ctx, answer, is4xx, '4xx', 'redirect with a forged state');
     },
   },

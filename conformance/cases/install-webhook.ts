@@ -3,11 +3,10 @@
  * the redirect; carries the same single-use code).
  */
 import {
-  DOCS, defineCases, emitIssue, exchanges, installationBody, installFresh, is2xx, postWebhook, expectStatus,
-  setupPathFrom, uuid, waitInstalled, waitForNotification,
+  DOCS, defineCases, deliverInstallationCreated, exchanges, expectAcked, expectAckedWithin1s, expectCount, expectNot5xx,
+  expectStatus, installationBody, installFresh, is2xx, isPage, notifiedIssue, pendingInstall, postWebhook, sendRedirect,
+  uuid, waitInstalled,
 } from './support.ts';
-
-const okPage = (s: number) => s >= 200 && s < 400;
 
 export default defineCases([
   {
@@ -17,7 +16,7 @@ export default defineCases([
     requirement: 'installation.created carries data.installation.code; an integration that never sees the redirect still exchanges it.',
     async run(ctx) {
       const inst = await installFresh(ctx, { order: 'webhook-only' });
-      if (!is2xx(inst.webhookStatus ?? 0)) ctx.fail('installation.created not acknowledged with 2xx', { expected: '2xx', actual: String(inst.webhookStatus) });
+      expectAcked(ctx, inst.webhookStatus, 'installation.created not acknowledged with 2xx');
     },
   },
   {
@@ -27,9 +26,8 @@ export default defineCases([
     requirement: 'Arrival order is not guaranteed; 401 "Could not find grant for given code" while a token is held means already exchanged — it must not overwrite or break the installation.',
     async run(ctx) {
       const inst = await installFresh(ctx, { order: 'webhook-then-redirect' });
-      if ((inst.redirect?.status ?? 0) >= 500) ctx.fail('the late redirect got a 5xx', { expected: 'not 5xx', actual: String(inst.redirect?.status) });
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
+      expectNot5xx(ctx, inst.redirect?.status, 'the late redirect got a 5xx');
+      await notifiedIssue(ctx, inst);
     },
   },
   {
@@ -39,7 +37,7 @@ export default defineCases([
     requirement: 'A redirect whose code was already exchanged by the webhook path is a completed install, not an error for the user.',
     async run(ctx) {
       const inst = await installFresh(ctx, { order: 'webhook-then-redirect' });
-      expectStatus(ctx, inst.redirect!, okPage, '2xx or 3xx', 'the late redirect');
+      expectStatus(ctx, inst.redirect!, isPage, '2xx or 3xx', 'the late redirect');
     },
   },
   {
@@ -49,10 +47,9 @@ export default defineCases([
     requirement: 'Exchange once per installation even when webhook and redirect race; neither answer is a 5xx and the installation works.',
     async run(ctx) {
       const inst = await installFresh(ctx, { order: 'concurrent' });
-      if ((inst.redirect?.status ?? 0) >= 500) ctx.fail('the redirect got a 5xx', { actual: String(inst.redirect?.status) });
-      if (!is2xx(inst.webhookStatus ?? 0)) ctx.fail('the webhook was not acknowledged 2xx', { actual: String(inst.webhookStatus) });
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
+      expectNot5xx(ctx, inst.redirect?.status, 'the redirect got a 5xx');
+      expectAcked(ctx, inst.webhookStatus, 'the webhook was not acknowledged 2xx');
+      await notifiedIssue(ctx, inst);
     },
   },
   {
@@ -63,8 +60,7 @@ export default defineCases([
     async run(ctx) {
       const inst = await installFresh(ctx, { order: 'concurrent' });
       await ctx.settle(100);
-      const n = exchanges(ctx, inst.installationId).length;
-      if (n !== 1) ctx.fail('more than one exchange request', { expected: '1', actual: String(n) });
+      expectCount(ctx, exchanges(ctx, inst.installationId).length, 1, 'more than one exchange request');
     },
   },
   {
@@ -74,10 +70,9 @@ export default defineCases([
     requirement: 'A repeated installation.created is answered 2xx; the stored token is kept (the installation keeps working).',
     async run(ctx) {
       const inst = await installFresh(ctx);
-      const again = await ctx.sentry.sendInstallationCreated(inst.installationId);
-      if (!is2xx(again.attempts[0]?.status ?? 0)) ctx.fail('duplicate installation.created not acknowledged 2xx', { actual: String(again.attempts[0]?.status) });
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
+      const again = await deliverInstallationCreated(ctx, inst.installationId);
+      expectAcked(ctx, again.attempts[0]?.status, 'duplicate installation.created not acknowledged 2xx');
+      await notifiedIssue(ctx, inst);
       const attempts = exchanges(ctx, inst.installationId).length;
       if (attempts > 3) ctx.fail('exchange attempts keep coming for a spent code', { expected: '≤ 3', actual: String(attempts) });
     },
@@ -88,13 +83,11 @@ export default defineCases([
     clause: { section: 'sentry-platform.md §4.5 ("code … may be absent"), §11 (#71440)', url: DOCS.installationWebhook },
     requirement: 'Handle an absent code: acknowledge with 2xx and install through the redirect.',
     async run(ctx) {
-      const result = await ctx.sentry.install({ org: `org-nocode-${Date.now()}`, sendWebhook: false });
-      ctx.secrets.add('grant code', result.code);
-      const id = result.installation.uuid;
-      const answer = await postWebhook(ctx, { resource: 'installation', body: installationBody(ctx, 'created', id, result.installation.org.slug) });
+      const pending = await pendingInstall(ctx, 'nocode');
+      const answer = await postWebhook(ctx, { resource: 'installation', body: installationBody(ctx, 'created', pending.installationId, pending.orgSlug) });
       expectStatus(ctx, answer, is2xx, '2xx', 'installation.created without code');
-      await ctx.http.send('GET', setupPathFrom(ctx, result.redirectUrl!));
-      await waitInstalled(ctx, id);
+      await sendRedirect(ctx, pending);
+      await waitInstalled(ctx, pending.installationId);
     },
   },
   {
@@ -103,17 +96,11 @@ export default defineCases([
     clause: { section: 'sentry-platform.md §4.1 (timeout 1 s)', url: DOCS.webhooks },
     requirement: 'Webhooks should respond within 1 second. Otherwise, the response is considered a timeout.',
     async run(ctx) {
-      const result = await ctx.sentry.install({ org: `org-fast-${Date.now()}`, sendWebhook: false });
-      ctx.secrets.add('grant code', result.code);
+      const pending = await pendingInstall(ctx, 'fast');
       ctx.sentry.inject({ endpoint: 'token.exchange', kind: 'latency', ms: 1500, count: 1 });
-      const delivery = await ctx.sentry.sendInstallationCreated(result.installation.uuid);
-      const first = delivery.attempts[0];
-      if (!first || !is2xx(first.status) || first.durationMs >= 1000) {
-        ctx.fail('installation.created (with a slow token endpoint) was not acknowledged 2xx within 1 s', {
-          expected: '2xx in < 1000 ms', actual: `${first?.status} after ${first?.durationMs} ms`,
-        });
-      }
-      await waitInstalled(ctx, result.installation.uuid);
+      const delivery = await deliverInstallationCreated(ctx, pending.installationId);
+      expectAckedWithin1s(ctx, 'installation.created (with a slow token endpoint)', delivery.attempts[0]);
+      await waitInstalled(ctx, pending.installationId);
     },
   },
   {
@@ -123,7 +110,7 @@ export default defineCases([
     requirement: 'A failed exchange (404) is an error to log, not a crash; the answer is not a 5xx.',
     async run(ctx) {
       const answer = await postWebhook(ctx, { resource: 'installation', body: installationBody(ctx, 'created', uuid(), 'ghost-org', 'e'.repeat(32)) });
-      if (answer.status >= 500) ctx.fail('a 5xx for an unknown installation', { actual: String(answer.status) });
+      expectNot5xx(ctx, answer.status, 'a 5xx for an unknown installation');
     },
   },
 ]);

@@ -4,12 +4,22 @@
  * PUSHOVER_RETRY_MIN_MS), 4xx never.
  */
 import {
-  DOCS, attemptsFor, defineCases, emitIssue, installFresh, notificationsFor, quietAfter, waitForNotification,
+  DOCS, attemptsFor, defineCases, emitIssue, expectCount, installFresh, notificationsFor, notifiedIssue, quietAfter,
+  waitForNotification, type EmittedIssue,
 } from './support.ts';
+import type { CaseContext } from '../harness.ts';
 
 const LIMITS = 'pushover-api.md §2.1, §3, §7';
 const FRIENDLY = 'pushover-api.md §9 (Being Friendly)';
+/** Length in code points, as Pushover counts. */
 const cp = (s: string | undefined) => Array.from(s ?? '').length;
+
+/** An issue whose first message attempt Pushover answers 503, once notified (after a retry). */
+async function notifiedAfterOne503(ctx: CaseContext): Promise<EmittedIssue> {
+  const inst = await installFresh(ctx);
+  ctx.pushover.inject({ kind: 'status', status: 503, count: 1 });
+  return notifiedIssue(ctx, inst);
+}
 
 export default defineCases([
   {
@@ -19,12 +29,11 @@ export default defineCases([
     requirement: 'issue.created → one POST /1/messages.json with token = PUSHOVER_TOKEN, user = PUSHOVER_USER and a non-empty message.',
     async run(ctx) {
       const inst = await installFresh(ctx);
-      const issue = await emitIssue(ctx, inst);
-      const msg = await waitForNotification(ctx, issue.marker);
+      const issue = await notifiedIssue(ctx, inst);
+      const msg = issue.notification;
       if (msg.token !== ctx.pushover.token || msg.user !== ctx.pushover.user) ctx.fail('notification not sent with the configured token and user');
       await quietAfter(ctx, inst);
-      const n = notificationsFor(ctx, issue.marker).length;
-      if (n !== 1) ctx.fail('notifications for one issue', { expected: '1', actual: String(n) });
+      expectCount(ctx, notificationsFor(ctx, issue.marker).length, 1, 'notifications for one issue');
     },
   },
   {
@@ -57,10 +66,7 @@ export default defineCases([
     clause: { section: `${FRIENDLY} rule 3`, url: DOCS.pushoverFriendly },
     requirement: '500 / other status / no reply → temporary: repeat the request later.',
     async run(ctx) {
-      const inst = await installFresh(ctx);
-      ctx.pushover.inject({ kind: 'status', status: 503, count: 1 });
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
+      const issue = await notifiedAfterOne503(ctx);
       if (attemptsFor(ctx, issue.marker).length < 2) ctx.fail('the failed attempt was not seen (harness problem?)');
     },
   },
@@ -88,8 +94,7 @@ export default defineCases([
     async run(ctx) {
       const inst = await installFresh(ctx);
       ctx.pushover.inject({ kind: 'drop', count: 1 });
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
+      await notifiedIssue(ctx, inst);
     },
   },
   {
@@ -98,11 +103,8 @@ export default defineCases([
     clause: { section: `${FRIENDLY} rule 3 (no sooner than 5 s; the harness lowers the minimum)`, url: DOCS.pushoverFriendly },
     requirement: 'Repeat no sooner than the minimum delay after the last request.',
     async run(ctx) {
-      const inst = await installFresh(ctx);
-      ctx.pushover.inject({ kind: 'status', status: 503, count: 1 });
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
-      const [first, second] = ctx.pushoverAttempts().filter((a) => Object.values(a.fields).some((v) => v.includes(issue.marker)));
+      const issue = await notifiedAfterOne503(ctx);
+      const [first, second] = attemptsFor(ctx, issue.marker);
       const gap = second && first ? second.at - first.at : Infinity;
       const min = ctx.settings.pushoverRetryMinMs * 0.9;
       if (gap < min) ctx.fail('retried too soon', { expected: `≥ ${ctx.settings.pushoverRetryMinMs} ms`, actual: `${Math.round(gap)} ms` });
@@ -114,9 +116,7 @@ export default defineCases([
     clause: { section: 'pushover-api.md §2.2, §10 pitfall 12', url: DOCS.pushoverApi },
     requirement: 'Never put parameters in a POST query string: URLs end up in logs (secrets) and long ones get 414.',
     async run(ctx) {
-      const inst = await installFresh(ctx);
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
+      await notifiedIssue(ctx, await installFresh(ctx));
       const inQuery = ctx.notifications().filter((n) => n.fromQuery.length > 0);
       if (inQuery.length) ctx.fail('parameters sent in the query string', { actual: inQuery[0]?.fromQuery.join(', ') });
     },
@@ -127,10 +127,8 @@ export default defineCases([
     clause: { section: 'pushover-api.md §2.1 (url)', url: DOCS.pushoverApi },
     requirement: 'The message carries the issue\'s web URL (url, or in the message when it does not fit).',
     async run(ctx) {
-      const inst = await installFresh(ctx);
-      const issue = await emitIssue(ctx, inst);
-      const msg = await waitForNotification(ctx, issue.marker);
-      if (!`${msg.url ?? ''} ${msg.message ?? ''}`.includes(issue.issueId)) ctx.fail('no link to the issue in the notification', { actual: `url=${msg.url ?? '(none)'}` });
+      const { issueId, notification: msg } = await notifiedIssue(ctx, await installFresh(ctx));
+      if (!`${msg.url ?? ''} ${msg.message ?? ''}`.includes(issueId)) ctx.fail('no link to the issue in the notification', { actual: `url=${msg.url ?? '(none)'}` });
     },
   },
   {
@@ -139,9 +137,7 @@ export default defineCases([
     clause: { section: 'pushover-api.md §7.1 (UTF-8)', url: DOCS.pushoverApi },
     requirement: 'Parameters are UTF-8; Sentry\'s \\uXXXX escapes must become the real characters.',
     async run(ctx) {
-      const inst = await installFresh(ctx);
-      const issue = await emitIssue(ctx, inst, { title: 'Fehler in Übersicht 🚀 日本' });
-      const msg = await waitForNotification(ctx, issue.marker);
+      const { notification: msg } = await notifiedIssue(ctx, await installFresh(ctx), { title: 'Fehler in Übersicht 🚀 日本' });
       const text = `${msg.title ?? ''} ${msg.message ?? ''}`;
       if (!text.includes('Übersicht 🚀 日本')) ctx.fail('the non-ASCII title was mangled', { expected: '… Übersicht 🚀 日本', actual: (msg.title ?? '').slice(0, 80) });
     },

@@ -4,13 +4,11 @@
  */
 import { stat } from 'node:fs/promises';
 import {
-  DOCS, defineCases, emitIssue, installFresh, refreshes, waitForNotification,
-  callsWithTokens,
+  DOCS, attemptsFor, callsWithTokens, defineCases, describeRequests, emitIssue, expireTokens, filesUnder, granted,
+  installAndUninstall, installFresh, lastRequestId, notifiedIssue, pokeUninstalled, refreshes, waitForNotification,
 } from './support.ts';
-import { filesUnder, installAndUninstall, pokeUninstalled } from './uninstall.ts';
 
 const SEC13 = 'sentry-platform.md §13 (persist atomically)';
-const EIGHT_HOURS = 8 * 3600_000 + 60_000;
 
 export default defineCases([
   {
@@ -22,8 +20,7 @@ export default defineCases([
     async run(ctx) {
       const inst = await installFresh(ctx);
       await ctx.restart();
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
+      await notifiedIssue(ctx, inst);
     },
   },
   {
@@ -34,14 +31,12 @@ export default defineCases([
     needsRestart: true,
     async run(ctx) {
       const inst = await installFresh(ctx);
-      ctx.sentry.advanceClock(EIGHT_HOURS);
-      const a = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, a.marker);
+      expireTokens(ctx);
+      await notifiedIssue(ctx, inst);
       await ctx.restart();
-      ctx.sentry.advanceClock(EIGHT_HOURS);
-      const b = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, b.marker);
-      const ok = refreshes(ctx, inst.installationId).filter((r) => r.status === 201).length;
+      expireTokens(ctx);
+      await notifiedIssue(ctx, inst);
+      const ok = granted(refreshes(ctx, inst.installationId)).length;
       if (ok < 2) ctx.fail('the second expiry after the restart was not refreshed', { expected: '2 successful refreshes', actual: String(ok) });
     },
   },
@@ -56,7 +51,7 @@ export default defineCases([
       const open: string[] = [];
       for (const f of await filesUnder(ctx.target.dataDir!)) {
         const s = await stat(f.path).catch(() => undefined);
-        if (s && (s.mode & 0o077) !== 0) open.push(`${f.path.slice(ctx.target.dataDir!.length + 1)} (${(s.mode & 0o777).toString(8)})`);
+        if (s && (s.mode & 0o077) !== 0) open.push(`${f.relativePath} (${(s.mode & 0o777).toString(8)})`);
       }
       if (open.length) ctx.fail('files readable by group/others', { expected: 'mode 0600', actual: open.join(', ') });
     },
@@ -70,11 +65,11 @@ export default defineCases([
     async run(ctx) {
       const { inst, tokens } = await installAndUninstall(ctx);
       await ctx.restart();
-      const before = ctx.sentry.requests().at(-1)?.id ?? 0;
+      const before = lastRequestId(ctx);
       await pokeUninstalled(ctx, inst);
       await ctx.settle(300);
-      const calls = callsWithTokens(ctx, tokens.flatMap((t) => [t.token, t.refreshToken])).filter((r) => r.id > before);
-      if (calls.length) ctx.fail('Sentry was called for the uninstalled installation after a restart', { actual: calls.map((r) => `${r.method} ${r.path}`).join('; ') });
+      const calls = callsWithTokens(ctx, tokens).filter((r) => r.id > before);
+      if (calls.length) ctx.fail('Sentry was called for the uninstalled installation after a restart', { actual: describeRequests(calls) });
     },
   },
   {
@@ -87,7 +82,7 @@ export default defineCases([
       const inst = await installFresh(ctx);
       ctx.pushover.inject({ kind: 'status', status: 503, count: 1000 });
       const issue = await emitIssue(ctx, inst);
-      await ctx.waitFor('a failed message attempt', () => ctx.pushoverAttempts().some((a) => Object.values(a.fields).some((v) => v.includes(issue.marker))));
+      await ctx.waitFor('a failed message attempt', () => attemptsFor(ctx, issue.marker).length > 0);
       await ctx.restart();
       ctx.pushover.clearFaults();
       await waitForNotification(ctx, issue.marker, Math.max(ctx.settings.waitMs, 15_000));

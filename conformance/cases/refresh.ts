@@ -4,27 +4,23 @@
  * clock still says the token is young) and must refresh once and retry once.
  */
 import {
-  DOCS, bearer, defineCases, emitIssue, installFresh, issuedTokens, parseJson, refreshes, tokenRequests,
-  waitForNotification, type Installed,
+  DOCS, bearer, defineCases, describeRequests, emitIssue, expectCount, expireTokens, granted, installFresh, issuedTokens,
+  notifiedIssue, parseJson, refreshes, refreshTokensSent, scriptTokenExpired, tokenRequests, waitForNotification,
+  type EmittedIssue, type Installed,
 } from './support.ts';
 import type { CaseContext } from '../harness.ts';
 
 const SEC24 = 'sentry-platform.md §2.4';
-const EIGHT_HOURS = 8 * 3600_000 + 60_000;
-
-function refreshTokensSent(ctx: CaseContext, installationId: string): string[] {
-  return refreshes(ctx, installationId).map((r) => (parseJson(r.body) as { refresh_token?: string } | undefined)?.refresh_token ?? '');
-}
 
 /**
  * The lost-refresh scenario. The JWT grant's iat/exp come from the implementation's (real) clock,
  * so this runs with the emulator at real time and signals expiry with a scripted 401 "Token expired"
  * on the issue fetch; the refresh is committed by Sentry and its answer dropped.
  */
-async function lostRefresh(ctx: CaseContext, check: (inst: Installed, issue: { marker: string; issueId: string }) => Promise<void>): Promise<void> {
+async function lostRefresh(ctx: CaseContext, check: (inst: Installed, issue: EmittedIssue) => Promise<void>): Promise<void> {
   await ctx.atRealTime(async () => {
     const inst = await installFresh(ctx);
-    ctx.sentry.inject({ endpoint: 'issue', kind: 'status', status: 401, body: '{"detail":"Token expired"}', count: 1 });
+    scriptTokenExpired(ctx);
     ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'commit-then-drop', count: 1 });
     const issue = await emitIssue(ctx, inst);
     await check(inst, issue);
@@ -39,10 +35,9 @@ export default defineCases([
     requirement: 'Tokens expire after eight hours; on 401 "Token expired" refresh with the refresh token and retry the call.',
     async run(ctx) {
       const inst = await installFresh(ctx);
-      ctx.sentry.advanceClock(EIGHT_HOURS);
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
-      if (!refreshes(ctx, inst.installationId).some((r) => r.status === 201)) ctx.fail('no successful refresh after expiry');
+      expireTokens(ctx);
+      await notifiedIssue(ctx, inst);
+      if (!granted(refreshes(ctx, inst.installationId)).length) ctx.fail('no successful refresh after expiry');
     },
   },
   {
@@ -53,9 +48,8 @@ export default defineCases([
     async run(ctx) {
       const inst = await installFresh(ctx);
       const first = issuedTokens(ctx, inst.installationId)[0];
-      ctx.sentry.advanceClock(EIGHT_HOURS);
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
+      expireTokens(ctx);
+      await notifiedIssue(ctx, inst);
       const req = refreshes(ctx, inst.installationId)[0];
       if (!req || !first) return ctx.fail('no refresh request');
       const body = parseJson(req.body) as Record<string, unknown> | undefined;
@@ -72,11 +66,10 @@ export default defineCases([
     requirement: 'Refresh tokens are single-use: concurrent callers share one refresh (a second one would strand the installation).',
     async run(ctx) {
       const inst = await installFresh(ctx);
-      ctx.sentry.advanceClock(EIGHT_HOURS);
+      expireTokens(ctx);
       const issues = await Promise.all([1, 2, 3, 4, 5].map(() => emitIssue(ctx, inst)));
       for (const issue of issues) await waitForNotification(ctx, issue.marker);
-      const n = refreshes(ctx, inst.installationId).length;
-      if (n !== 1) ctx.fail('refresh count at expiry', { expected: '1', actual: String(n) });
+      expectCount(ctx, refreshes(ctx, inst.installationId).length, 1, 'refresh count at expiry');
     },
   },
   {
@@ -87,12 +80,10 @@ export default defineCases([
     async run(ctx) {
       const inst = await installFresh(ctx);
       for (let round = 1; round <= 2; round++) {
-        ctx.sentry.advanceClock(EIGHT_HOURS);
-        const issue = await emitIssue(ctx, inst);
-        await waitForNotification(ctx, issue.marker);
+        expireTokens(ctx);
+        await notifiedIssue(ctx, inst);
       }
-      const ok = refreshes(ctx, inst.installationId).filter((r) => r.status === 201).length;
-      if (ok !== 2) ctx.fail('successful refreshes over two expiries', { expected: '2', actual: String(ok) });
+      expectCount(ctx, granted(refreshes(ctx, inst.installationId)).length, 2, 'successful refreshes over two expiries');
     },
   },
   {
@@ -103,14 +94,12 @@ export default defineCases([
     async run(ctx) {
       const inst = await installFresh(ctx);
       const old = issuedTokens(ctx, inst.installationId)[0]?.token;
-      ctx.sentry.advanceClock(EIGHT_HOURS);
-      const a = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, a.marker);
-      const refreshed = refreshes(ctx, inst.installationId).find((r) => r.status === 201);
-      const b = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, b.marker);
+      expireTokens(ctx);
+      await notifiedIssue(ctx, inst);
+      const refreshed = granted(refreshes(ctx, inst.installationId))[0];
+      await notifiedIssue(ctx, inst);
       const stale = ctx.sentryRequests().filter((r) => refreshed && r.id > refreshed.id && bearer(r) === old);
-      if (stale.length) ctx.fail('the old access token was used after the refresh', { actual: stale.map((r) => `${r.method} ${r.path} → ${r.status}`).join('; ') });
+      if (stale.length) ctx.fail('the old access token was used after the refresh', { actual: describeRequests(stale, { status: true }) });
     },
   },
   {
@@ -135,7 +124,7 @@ export default defineCases([
     async run(ctx) {
       await lostRefresh(ctx, async (inst, issue) => {
         await waitForNotification(ctx, issue.marker);
-        if (!tokenRequests(ctx, inst.installationId, 'token.jwt').some((r) => r.status === 201)) ctx.fail('no successful JWT grant');
+        if (!granted(tokenRequests(ctx, inst.installationId, 'token.jwt')).length) ctx.fail('no successful JWT grant');
         const after = ctx.sentryRequests({ endpoint: 'issue' }).filter((r) => r.path.includes(issue.issueId));
         if (!after.some((r) => r.status === 200)) ctx.fail('the issue was not fetched with the recovered token');
       });
@@ -163,7 +152,7 @@ export default defineCases([
       // At real time with a scripted expiry, so a JWT-grant recovery (also fine here) can succeed.
       await ctx.atRealTime(async () => {
         const inst = await installFresh(ctx);
-        ctx.sentry.inject({ endpoint: 'issue', kind: 'status', status: 401, body: '{"detail":"Token expired"}', count: 1 });
+        scriptTokenExpired(ctx);
         ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'status', status: 503, count: 1 });
         const issue = await emitIssue(ctx, inst);
         await waitForNotification(ctx, issue.marker, Math.max(ctx.settings.waitMs, 15_000));
@@ -179,7 +168,7 @@ export default defineCases([
     async run(ctx) {
       const inst = await installFresh(ctx);
       ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'status', status: 429, body: '{"detail":"Too many token refresh attempts"}', count: 1 });
-      ctx.sentry.advanceClock(EIGHT_HOURS);
+      expireTokens(ctx);
       await emitIssue(ctx, inst);
       await ctx.settle(1000);
       const n = refreshes(ctx, inst.installationId).length;

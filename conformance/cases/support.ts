@@ -1,17 +1,21 @@
 /**
- * Shared steps for conformance cases: a fresh installation, signed webhooks sent straight to the
- * implementation, notification waits, and the tokens Sentry issued per installation.
+ * Shared steps for conformance cases, so each case states its requirement in a few lines: fresh
+ * installations, signed webhooks sent straight to the implementation, notification waits, what
+ * Sentry saw (token grants, API calls) and the checks every area repeats.
  *
  * @example
- * const inst = await installFresh(ctx);            // redirect + webhook, exchange done
- * const { marker } = await emitIssue(ctx, inst);   // issue.created through the emulator
- * await waitForNotification(ctx, marker);
+ * const inst = await installFresh(ctx);              // redirect + webhook, exchange done
+ * expireTokens(ctx);                                 // 8 h later on the emulator's clock
+ * const issue = await notifiedIssue(ctx, inst);      // issue.created → a Pushover message
+ * expectCount(ctx, granted(refreshes(ctx, inst.installationId)).length, 1, 'successful refreshes');
  */
 import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { sign } from '../../src/sentry/signature.ts';
 import { sentryJson } from '../../src/sentry/json.ts';
 import type { Answer, CaseContext, ConformanceCase, PushoverAttempt } from '../harness.ts';
-import type { RecordedRequest } from '../emulator/types.ts';
+import type { DeliveryRecord, RecordedRequest } from '../emulator/types.ts';
 
 /** Public doc URLs the clauses cite. */
 export const DOCS = {
@@ -25,8 +29,31 @@ export const DOCS = {
   avatar: 'https://docs.sentry.io/organization/integrations/integration-platform/public-integration/#image-requirements',
 } as const;
 
+/**
+ * Identity helper so case files get type checking and completion.
+ *
+ * @example
+ * export default defineCases([{ id: 'TOK-001', area: 'tokens', level: 'MUST', … , async run(ctx) {} }]);
+ */
+export function defineCases<T extends ConformanceCase[]>(cases: T): T {
+  return cases;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Installing
+
 /** How the install reaches the implementation. */
 export type InstallOrder = 'redirect-then-webhook' | 'webhook-then-redirect' | 'redirect-only' | 'webhook-only' | 'concurrent';
+
+/** An installation Sentry has made but the implementation has not heard of (no redirect, no webhook yet). */
+export interface PendingInstall {
+  installationId: string;
+  orgSlug: string;
+  /** The single-use grant code (in the secret book). */
+  code: string;
+  /** Where Sentry sends the browser: the app's redirect URL with installationId, code and orgSlug. */
+  redirectUrl: string;
+}
 
 /** A fresh installation the implementation has taken up. */
 export interface Installed {
@@ -39,15 +66,51 @@ export interface Installed {
   webhookStatus?: number;
 }
 
-/** Paths of the implementation. */
-export function paths(ctx: CaseContext): { setup: string; webhook: string } {
-  return { setup: ctx.settings.setupPath, webhook: ctx.settings.webhookPath };
+/**
+ * Installs the app in a new organization (`org-<label>-<random>`) without telling the implementation.
+ *
+ * @example
+ * const pending = await pendingInstall(ctx, 'expired');
+ * ctx.sentry.advanceClock(11 * 60_000);
+ * await sendRedirect(ctx, pending);
+ */
+export async function pendingInstall(ctx: CaseContext, label?: string): Promise<PendingInstall> {
+  const org = ['org', label, randomBytes(4).toString('hex')].filter(Boolean).join('-');
+  const result = await ctx.sentry.install({ org, sendWebhook: false });
+  const { code, redirectUrl } = result;
+  if (!code || !redirectUrl) return ctx.fail('the emulator returned no grant code / redirect URL (harness problem)');
+  ctx.secrets.add('grant code', code);
+  return { installationId: result.installation.uuid, orgSlug: org, code, redirectUrl };
 }
 
-/** The path + query part of the emulator's redirect URL, re-targeted at the implementation's setup path. */
-export function setupPathFrom(ctx: CaseContext, redirectUrl: string): string {
-  const u = new URL(redirectUrl);
-  return `${ctx.settings.setupPath}${u.search}`;
+/**
+ * The setup path plus the query of Sentry's redirect URL, with `query` changes applied (a string
+ * sets a parameter, `null` removes it).
+ */
+export function setupPathFrom(ctx: CaseContext, redirectUrl: string, query: Record<string, string | null> = {}): string {
+  const url = new URL(redirectUrl);
+  for (const [name, value] of Object.entries(query)) {
+    if (value === null) url.searchParams.delete(name);
+    else url.searchParams.set(name, value);
+  }
+  return `${ctx.settings.setupPath}${url.search}`;
+}
+
+/**
+ * Sends the browser's GET of the setup path for `pending` (optionally with a changed query).
+ *
+ * @example
+ * const answer = await sendRedirect(ctx, pending, { code: null }); // no code
+ */
+export function sendRedirect(ctx: CaseContext, pending: PendingInstall, query: Record<string, string | null> = {}): Promise<Answer> {
+  return ctx.http.send('GET', setupPathFrom(ctx, pending.redirectUrl, query));
+}
+
+/** Has the emulator deliver installation.created (with the grant code) to the implementation. */
+export async function deliverInstallationCreated(ctx: CaseContext, installationId: string): Promise<DeliveryRecord> {
+  const delivery = await ctx.sentry.sendInstallationCreated(installationId);
+  ctx.secrets.add('webhook signature', delivery.signature);
+  return delivery;
 }
 
 /**
@@ -55,37 +118,29 @@ export function setupPathFrom(ctx: CaseContext, redirectUrl: string): string {
  * until the implementation has exchanged the code (and verified, when the app requires it).
  */
 export async function installFresh(ctx: CaseContext, options: { order?: InstallOrder; wait?: boolean } = {}): Promise<Installed> {
-  const order = options.order ?? 'redirect-then-webhook';
-  const org = `org-${randomBytes(4).toString('hex')}`;
-  const result = await ctx.sentry.install({ org, sendWebhook: false });
-  const installationId = result.installation.uuid;
-  const code = result.code;
-  if (!code || !result.redirectUrl) ctx.fail('the emulator returned no grant code / redirect URL (harness problem)');
-  ctx.secrets.add('grant code', code);
-  const installed: Installed = { installationId, orgSlug: org, code };
+  const pending = await pendingInstall(ctx);
+  const installed: Installed = { installationId: pending.installationId, orgSlug: pending.orgSlug, code: pending.code };
   const redirect = async () => {
-    installed.redirect = await ctx.http.send('GET', setupPathFrom(ctx, result.redirectUrl as string));
+    installed.redirect = await sendRedirect(ctx, pending);
   };
   const webhook = async () => {
-    const delivery = await ctx.sentry.sendInstallationCreated(installationId);
-    ctx.secrets.add('webhook signature', delivery.signature);
-    installed.webhookStatus = delivery.attempts[0]?.status;
+    installed.webhookStatus = (await deliverInstallationCreated(ctx, pending.installationId)).attempts[0]?.status;
   };
-  switch (order) {
+  switch (options.order ?? 'redirect-then-webhook') {
     case 'redirect-then-webhook': await redirect(); await webhook(); break;
     case 'webhook-then-redirect': await webhook(); await redirect(); break;
     case 'redirect-only': await redirect(); break;
     case 'webhook-only': await webhook(); break;
     case 'concurrent': await Promise.all([redirect(), webhook()]); break;
   }
-  if (options.wait !== false) await waitInstalled(ctx, installationId);
+  if (options.wait !== false) await waitInstalled(ctx, pending.installationId);
   return installed;
 }
 
 /** Waits until the code was exchanged (201) and, if the app verifies installs, the installation is `installed`. */
 export async function waitInstalled(ctx: CaseContext, installationId: string): Promise<void> {
   await ctx.waitFor('the code exchange (201) for the new installation', () =>
-    exchanges(ctx, installationId).some((r) => r.status === 201));
+    granted(exchanges(ctx, installationId)).length > 0);
   if (ctx.sentry.app.verifyInstall) {
     await ctx.waitFor('the verify-install PUT (installation status "installed")', () =>
       ctx.sentry.installation(installationId)?.status === 'installed');
@@ -93,7 +148,72 @@ export async function waitInstalled(ctx: CaseContext, installationId: string): P
   rememberTokens(ctx);
 }
 
-/** Token-endpoint requests for one installation (all grant types), since the case began. */
+// ---------------------------------------------------------------------------------------------
+// Uninstalling
+
+/** An installation that was installed and then uninstalled through the emulator. */
+export interface Uninstalled {
+  inst: Installed;
+  /** Every access and refresh token Sentry issued for it. */
+  tokens: string[];
+  /** The installation.deleted delivery. */
+  delivery: DeliveryRecord | undefined;
+  /** Id of the last request Sentry saw once the uninstall was delivered. */
+  lastRequest: number;
+}
+
+/** Installs, uninstalls through the emulator, and returns the installation with its tokens. */
+export async function installAndUninstall(ctx: CaseContext): Promise<Uninstalled> {
+  const inst = await installFresh(ctx);
+  const tokens = issuedTokens(ctx, inst.installationId).flatMap((t) => [t.token, t.refreshToken]);
+  const delivery = await ctx.sentry.uninstall(inst.installationId);
+  rememberTokens(ctx);
+  return { inst, tokens, delivery, lastRequest: lastRequestId(ctx) };
+}
+
+/** Sends a signed issue.created for an (uninstalled) installation; `marker` finds its notification. */
+export async function pokeUninstalled(ctx: CaseContext, inst: { installationId: string; orgSlug: string }): Promise<{ marker: string; answer: Answer }> {
+  const m = marker();
+  const answer = await postWebhook(ctx, { resource: 'issue', body: issueBody(inst.installationId, inst.orgSlug, '998877', `${m} after uninstall`) });
+  return { marker: m, answer };
+}
+
+/** Every regular file under `dir` (recursively) with its bytes and its path relative to `dir`. */
+export async function filesUnder(dir: string): Promise<Array<{ path: string; relativePath: string; bytes: Buffer }>> {
+  const out: Array<{ path: string; relativePath: string; bytes: Buffer }> = [];
+  const walk = async (d: string) => {
+    let entries;
+    try { entries = await readdir(d, { withFileTypes: true }); } catch { return; }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) { try { out.push({ path: p, relativePath: relative(dir, p), bytes: await readFile(p) }); } catch { /* vanished */ } }
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What Sentry saw
+
+/** A little more than the access-token lifetime of 8 hours (sentry-platform.md §2.4). */
+export const PAST_TOKEN_LIFETIME_MS = 8 * 3600_000 + 60_000;
+
+/**
+ * Moves the emulator's clock past the access-token lifetime: every token issued so far is expired,
+ * while the implementation's own clock still says it is young (it learns from a 401 "Token expired").
+ */
+export function expireTokens(ctx: CaseContext): void {
+  ctx.sentry.advanceClock(PAST_TOKEN_LIFETIME_MS);
+}
+
+/** Scripts the next issue fetch to answer 401 "Token expired": expiry for cases at real time ({@link CaseContext.atRealTime}). */
+export function scriptTokenExpired(ctx: CaseContext): void {
+  ctx.sentry.inject({ endpoint: 'issue', kind: 'status', status: 401, body: '{"detail":"Token expired"}', count: 1 });
+}
+
+/** Token-endpoint requests for one installation (all grant types, or one `endpoint`), since the case began. */
 export function tokenRequests(ctx: CaseContext, installationId: string, endpoint?: string): RecordedRequest[] {
   return ctx.sentryRequests()
     .filter((r) => r.endpoint.startsWith('token.') && r.path.includes(installationId))
@@ -110,11 +230,30 @@ export function refreshes(ctx: CaseContext, installationId: string): RecordedReq
   return tokenRequests(ctx, installationId, 'token.refresh');
 }
 
+/** The refresh tokens the implementation sent in its refresh grants, in order ('' when none). */
+export function refreshTokensSent(ctx: CaseContext, installationId: string): string[] {
+  return refreshes(ctx, installationId).map((r) => (parseJson(r.body) as { refresh_token?: string } | undefined)?.refresh_token ?? '');
+}
+
+/** The token requests Sentry granted (answered 201). */
+export function granted(requests: readonly RecordedRequest[]): RecordedRequest[] {
+  return requests.filter((r) => r.status === 201);
+}
+
+/** Verify-install PUTs for one installation. */
+export function verifies(ctx: CaseContext, installationId: string): RecordedRequest[] {
+  return ctx.sentryRequests({ endpoint: 'verify' }).filter((r) => r.path.includes(installationId));
+}
+
+/** Every request to Sentry's API for one issue (any path with `/issues/<id>/`). */
+export function issueFetches(ctx: CaseContext, issueId: string): RecordedRequest[] {
+  return ctx.sentryRequests().filter((r) => r.path.includes(`/issues/${issueId}/`));
+}
+
 /** Every token pair Sentry issued for an installation (oldest first), from the 201 answers. */
 export function issuedTokens(ctx: CaseContext, installationId: string): Array<{ token: string; refreshToken: string; endpoint: string }> {
   const out: Array<{ token: string; refreshToken: string; endpoint: string }> = [];
-  for (const r of tokenRequests(ctx, installationId)) {
-    if (r.status !== 201) continue;
+  for (const r of granted(tokenRequests(ctx, installationId))) {
     const body = parseJson(r.responseBody) as { token?: string; refreshToken?: string } | undefined;
     if (body?.token && body.refreshToken) out.push({ token: body.token, refreshToken: body.refreshToken, endpoint: r.endpoint });
   }
@@ -149,9 +288,30 @@ export function callsWithTokens(ctx: CaseContext, tokens: readonly string[]): Re
   });
 }
 
+/** Id of the last request the emulator recorded (0 when none): "after this point" for later filters. */
+export function lastRequestId(ctx: CaseContext): number {
+  return ctx.sentry.requests().at(-1)?.id ?? 0;
+}
+
+/** `METHOD path` of each request (with `→ status` when asked), for a failure's `actual`. */
+export function describeRequests(requests: readonly RecordedRequest[], options: { status?: boolean } = {}): string {
+  return requests.map((r) => `${r.method} ${r.path}${options.status ? ` → ${r.status}` : ''}`).join('; ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issues and notifications
+
 /** A unique marker to put in an issue title and find again in the notification. */
 export function marker(): string {
   return `CF${randomBytes(5).toString('hex')}`;
+}
+
+/** What {@link emitIssue} returns: the marker in the title and the first delivery attempt. */
+export interface EmittedIssue {
+  marker: string;
+  issueId: string;
+  status?: number;
+  durationMs?: number;
 }
 
 /** Sends an issue webhook through the emulator with a unique marker in the title. */
@@ -159,7 +319,7 @@ export async function emitIssue(
   ctx: CaseContext,
   inst: { installationId: string },
   options: { title?: string; action?: 'created' | 'resolved' | 'assigned' | 'ignored' | 'archived' | 'unresolved'; issueId?: string } = {},
-): Promise<{ marker: string; issueId: string; status?: number; durationMs?: number }> {
+): Promise<EmittedIssue> {
   const m = marker();
   const { issueId, delivery } = await ctx.sentry.emitIssue({
     installationId: inst.installationId, action: options.action ?? 'created', issueId: options.issueId,
@@ -167,6 +327,22 @@ export async function emitIssue(
   });
   if (delivery) ctx.secrets.add('webhook signature', delivery.signature);
   return { marker: m, issueId, status: delivery?.attempts[0]?.status, durationMs: delivery?.attempts[0]?.durationMs };
+}
+
+/**
+ * Emits an issue.created and waits for its notification: the installation works end to end.
+ *
+ * @example
+ * const issue = await notifiedIssue(ctx, inst, { title: 'Übersicht' });
+ * issue.notification.title; // the Pushover fields
+ */
+export async function notifiedIssue(
+  ctx: CaseContext,
+  inst: { installationId: string },
+  options: { title?: string } = {},
+): Promise<EmittedIssue & { notification: Record<string, string> }> {
+  const issue = await emitIssue(ctx, inst, options);
+  return { ...issue, notification: await waitForNotification(ctx, issue.marker) };
 }
 
 /** Pushover messages (since the case began) that mention `m` in any text field. */
@@ -189,45 +365,39 @@ export async function waitForNotification(ctx: CaseContext, m: string, timeoutMs
 }
 
 /**
- * Proves that nothing more happens for `m`: sends a sentinel issue for the same installation,
- * waits for its notification, then a short grace period (work queued before the sentinel is done).
+ * Proves that nothing more happens for earlier issues: sends a sentinel issue for the same
+ * installation, waits for its notification, then a short grace period (work queued before the
+ * sentinel is done).
  */
 export async function quietAfter(ctx: CaseContext, inst: { installationId: string }): Promise<void> {
-  const sentinel = await emitIssue(ctx, inst, { title: 'sentinel' });
-  await waitForNotification(ctx, sentinel.marker);
+  await notifiedIssue(ctx, inst, { title: 'sentinel' });
   await ctx.settle(Math.max(150, ctx.settings.pushoverRetryMinMs * 2));
 }
 
-/** Headers Sentry sends with a webhook. */
-export function hookHeaders(resource: string, body: string, secret: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    'content-type': 'application/json',
-    'request-id': randomBytes(16).toString('hex'),
-    'sentry-hook-resource': resource,
-    'sentry-hook-timestamp': String(Math.floor(Date.now() / 1000)),
-    'sentry-hook-signature': sign(secret, body),
-    ...extra,
-  };
-}
+// ---------------------------------------------------------------------------------------------
+// Webhooks sent by the harness
 
 /**
- * Posts a webhook straight to the implementation. `signature: null` leaves the signature header
- * out; a string replaces it; `headers` are merged last (may override anything).
+ * Posts a webhook straight to the implementation with Sentry's headers, signed over the exact bytes.
+ * `signature: null` leaves the signature header out; a string replaces it; `headers` are merged
+ * last (may override anything).
  */
 export async function postWebhook(
   ctx: CaseContext,
   options: { resource: string; body: string | Buffer; signature?: string | null; headers?: Record<string, string>; timeoutMs?: number },
 ): Promise<Answer> {
-  const secret = ctx.sentry.app.clientSecret;
   const body = typeof options.body === 'string' ? Buffer.from(options.body, 'utf8') : options.body;
-  const headers = hookHeaders(options.resource, '', secret);
-  headers['sentry-hook-signature'] = sign(secret, body);
-  if (options.signature === null) delete headers['sentry-hook-signature'];
-  else if (typeof options.signature === 'string') headers['sentry-hook-signature'] = options.signature;
-  if (headers['sentry-hook-signature']) ctx.secrets.add('webhook signature', headers['sentry-hook-signature']);
-  return ctx.http.send('POST', ctx.settings.webhookPath, {
-    headers: { ...headers, ...(options.headers ?? {}) }, body, timeoutMs: options.timeoutMs,
-  });
+  const signature = options.signature === undefined ? sign(ctx.sentry.app.clientSecret, body) : options.signature;
+  if (signature) ctx.secrets.add('webhook signature', signature);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'request-id': randomBytes(16).toString('hex'),
+    'sentry-hook-resource': options.resource,
+    'sentry-hook-timestamp': String(Math.floor(Date.now() / 1000)),
+    ...(signature === null ? {} : { 'sentry-hook-signature': signature }),
+    ...options.headers,
+  };
+  return ctx.http.send('POST', ctx.settings.webhookPath, { headers, body, timeoutMs: options.timeoutMs });
 }
 
 /** Sentry's envelope, serialised exactly as Sentry does (compact, `\uXXXX`, key order). */
@@ -253,39 +423,7 @@ export function commentBody(installationId: string, comment = 'Über 🚀 ünïc
   }, { type: 'user', id: 1, name: 'colleen' });
 }
 
-/** A random UUID v4 string. */
-export function uuid(): string {
-  return crypto.randomUUID();
-}
-
-/** Fails unless `answer.status` satisfies `ok`. */
-export function expectStatus(ctx: CaseContext, answer: Answer, ok: (status: number) => boolean, expected: string, what: string): void {
-  if (!ok(answer.status)) {
-    ctx.fail(`${what}: answered ${answer.status}`, { expected, actual: `${answer.status} ${answer.body.slice(0, 200)}` });
-  }
-}
-
-export const is2xx = (s: number): boolean => s >= 200 && s < 300;
-export const is4xx = (s: number): boolean => s >= 400 && s < 500;
-
-/** Checks the implementation still serves: a correctly signed webhook of an unknown resource gets 2xx. */
-export async function expectStillServing(ctx: CaseContext): Promise<void> {
-  const body = envelope('pinged', uuid(), { probe: true });
-  let answer: Answer;
-  try {
-    answer = await postWebhook(ctx, { resource: 'conformance_probe', body });
-  } catch (error) {
-    ctx.fail('the implementation stopped answering after the bad request', { expected: 'a 2xx for a valid signed webhook', actual: (error as Error).message });
-  }
-  expectStatus(ctx, answer, is2xx, '2xx for a valid signed webhook', 'still serving');
-}
-
-/** JSON.parse that returns undefined instead of throwing. */
-export function parseJson(text: string): unknown {
-  try { return JSON.parse(text); } catch { return undefined; }
-}
-
-/** An issue.created body built by the harness (for installations the emulator no longer serves). */
+/** An issue.created body built by the harness (for installations or issues the emulator does not serve). */
 export function issueBody(installationId: string, orgSlug: string, issueId: string, title: string): string {
   const web = `https://${orgSlug}.sentry.io/issues/${issueId}/`;
   return envelope('created', installationId, {
@@ -301,7 +439,66 @@ export function issueBody(installationId: string, orgSlug: string, issueId: stri
   });
 }
 
-/** Identity helper so case files get type checking and completion. */
-export function defineCases<T extends ConformanceCase[]>(cases: T): T {
-  return cases;
+/** A random UUID v4 string. */
+export function uuid(): string {
+  return crypto.randomUUID();
+}
+
+/** JSON.parse that returns undefined instead of throwing. */
+export function parseJson(text: string): unknown {
+  try { return JSON.parse(text); } catch { return undefined; }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+/** 2xx: accepted. */
+export const is2xx = (s: number): boolean => s >= 200 && s < 300;
+/** 4xx: refused as a bad request. */
+export const is4xx = (s: number): boolean => s >= 400 && s < 500;
+/** What a browser can be shown after an install: a page (2xx) or a redirect (3xx). */
+export const isPage = (s: number): boolean => s >= 200 && s < 400;
+/** Anything but a server error. */
+export const isNot5xx = (s: number): boolean => s < 500;
+
+/** Fails unless `answer.status` satisfies `ok`. */
+export function expectStatus(ctx: CaseContext, answer: Answer, ok: (status: number) => boolean, expected: string, what: string): void {
+  if (!ok(answer.status)) {
+    ctx.fail(`${what}: answered ${answer.status}`, { expected, actual: `${answer.status} ${answer.body.slice(0, 200)}` });
+  }
+}
+
+/** Fails with `message` unless a webhook's status (e.g. an emulator delivery's first attempt) is 2xx. */
+export function expectAcked(ctx: CaseContext, status: number | undefined, message: string): void {
+  if (!is2xx(status ?? 0)) ctx.fail(message, { expected: '2xx', actual: String(status) });
+}
+
+/** Fails unless a webhook was acknowledged 2xx in under 1 s (sentry-platform.md §4.1). */
+export function expectAckedWithin1s(ctx: CaseContext, what: string, attempt: { status?: number; durationMs?: number } | undefined): void {
+  const { status, durationMs } = attempt ?? {};
+  if (!status || !is2xx(status) || (durationMs ?? Infinity) >= 1000) {
+    ctx.fail(`${what} was not acknowledged 2xx within 1 s`, { expected: '2xx in < 1000 ms', actual: `${status} after ${durationMs} ms` });
+  }
+}
+
+/** Fails with `message` when a status is a 5xx. */
+export function expectNot5xx(ctx: CaseContext, status: number | undefined, message: string): void {
+  if ((status ?? 0) >= 500) ctx.fail(message, { expected: 'not 5xx', actual: String(status) });
+}
+
+/** Fails with `message` unless `actual` is `expected` (a count of requests, refreshes, notifications…). */
+export function expectCount(ctx: CaseContext, actual: number, expected: number, message: string): void {
+  if (actual !== expected) ctx.fail(message, { expected: String(expected), actual: String(actual) });
+}
+
+/** Checks the implementation still serves: a correctly signed webhook of an unknown resource gets 2xx. */
+export async function expectStillServing(ctx: CaseContext): Promise<void> {
+  const body = envelope('pinged', uuid(), { probe: true });
+  let answer: Answer;
+  try {
+    answer = await postWebhook(ctx, { resource: 'conformance_probe', body });
+  } catch (error) {
+    ctx.fail('the implementation stopped answering after the bad request', { expected: 'a 2xx for a valid signed webhook', actual: (error as Error).message });
+  }
+  expectStatus(ctx, answer, is2xx, '2xx for a valid signed webhook', 'still serving');
 }

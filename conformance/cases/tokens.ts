@@ -1,7 +1,7 @@
 /** Token exchange and the use of the access token on Sentry's API. */
 import {
-  DOCS, bearer, defineCases, emitIssue, exchanges, installFresh, issuedTokens, parseJson, refreshes,
-  waitForNotification,
+  DOCS, bearer, defineCases, describeRequests, exchanges, installFresh, issueFetches, issuedTokens, notifiedIssue,
+  parseJson, refreshes,
 } from './support.ts';
 
 const SEC2 = 'sentry-platform.md §2.1';
@@ -31,11 +31,9 @@ export default defineCases([
     clause: { section: 'sentry-platform.md §7', url: DOCS.publicIntegration },
     requirement: 'A token-authenticated request with an Origin header is checked against Authorized Origins and fails with 400 Invalid origin; server calls send none.',
     async run(ctx) {
-      const inst = await installFresh(ctx);
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
+      await notifiedIssue(ctx, await installFresh(ctx));
       const withOrigin = ctx.sentryRequests().filter((r) => r.headers.origin !== undefined);
-      if (withOrigin.length) ctx.fail('requests with an Origin header', { actual: withOrigin.map((r) => `${r.method} ${r.path}`).join('; ') });
+      if (withOrigin.length) ctx.fail('requests with an Origin header', { actual: describeRequests(withOrigin) });
     },
   },
   {
@@ -45,10 +43,9 @@ export default defineCases([
     requirement: 'Call the API with Authorization: Bearer <token>; the issue fetch for a new issue uses the token Sentry issued.',
     async run(ctx) {
       const inst = await installFresh(ctx);
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
+      const issue = await notifiedIssue(ctx, inst);
       const tokens = issuedTokens(ctx, inst.installationId).map((t) => t.token);
-      const issueCalls = ctx.sentryRequests().filter((r) => r.path.includes(`/issues/${issue.issueId}/`));
+      const issueCalls = issueFetches(ctx, issue.issueId);
       if (!issueCalls.length) ctx.fail('the issue was never fetched from the API (the contract: fetch it with the token)');
       const bad = issueCalls.filter((r) => !tokens.includes(bearer(r) ?? ''));
       if (bad.length) ctx.fail('issue fetched without the installation\'s token', { actual: bad.map((r) => `${r.status} ${r.headers.authorization ? 'other bearer' : 'no auth'}`).join('; ') });
@@ -60,10 +57,8 @@ export default defineCases([
     clause: { section: 'sentry-platform.md §6 (Issue path; regions)', url: DOCS.retrieveIssue },
     requirement: 'Use GET /api/0/organizations/{org}/issues/{id}/; the legacy /api/0/issues/{id}/ cannot be routed to EU orgs.',
     async run(ctx) {
-      const inst = await installFresh(ctx);
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
-      const calls = ctx.sentryRequests().filter((r) => r.path.includes(`/issues/${issue.issueId}/`));
+      const issue = await notifiedIssue(ctx, await installFresh(ctx));
+      const calls = issueFetches(ctx, issue.issueId);
       const legacy = calls.filter((r) => !r.path.includes('/organizations/'));
       if (!calls.length) ctx.fail('the issue was never fetched');
       if (legacy.length) ctx.fail('legacy issue path used', { actual: legacy.map((r) => r.path).join('; ') });
@@ -76,10 +71,7 @@ export default defineCases([
     requirement: 'Refresh proactively near expiry, not on every call: refreshes are rate-limited (429 after 10 per minute).',
     async run(ctx) {
       const inst = await installFresh(ctx);
-      for (let i = 0; i < 2; i++) {
-        const issue = await emitIssue(ctx, inst);
-        await waitForNotification(ctx, issue.marker);
-      }
+      for (let i = 0; i < 2; i++) await notifiedIssue(ctx, inst);
       const n = refreshes(ctx, inst.installationId).length;
       if (n) ctx.fail('refreshed although the token had hours left', { expected: '0', actual: String(n) });
     },
@@ -90,13 +82,11 @@ export default defineCases([
     clause: { section: 'sentry-platform.md §2.1, §13 (never log secrets)', url: DOCS.publicIntegration },
     requirement: 'The client secret appears only in token-endpoint bodies: never in API calls, URLs or notifications.',
     async run(ctx) {
-      const inst = await installFresh(ctx);
-      const issue = await emitIssue(ctx, inst);
-      await waitForNotification(ctx, issue.marker);
+      await notifiedIssue(ctx, await installFresh(ctx));
       const secret = ctx.sentry.app.clientSecret;
       const leaks = ctx.sentryRequests().filter((r) => !r.endpoint.startsWith('token.') && (r.path + JSON.stringify(r.headers) + r.body).includes(secret));
       const pushLeaks = ctx.pushoverAttempts().filter((a) => JSON.stringify(a.fields).includes(secret));
-      if (leaks.length || pushLeaks.length) ctx.fail('client secret sent outside the token endpoint', { actual: [...leaks.map((r) => `${r.method} ${r.path}`), ...(pushLeaks.length ? ['Pushover message'] : [])].join('; ') });
+      if (leaks.length || pushLeaks.length) ctx.fail('client secret sent outside the token endpoint', { actual: [describeRequests(leaks), ...(pushLeaks.length ? ['Pushover message'] : [])].filter(Boolean).join('; ') });
     },
   },
 ]);

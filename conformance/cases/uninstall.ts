@@ -1,46 +1,10 @@
 /** Uninstall: installation.deleted purges the installation's credentials and stops all work for it. */
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
-  DOCS, callsWithTokens, defineCases, expectStatus, installFresh, installationBody, is2xx, issueBody, issuedTokens,
-  marker, notificationsFor, postWebhook, rememberTokens, tokenRequests, uuid,
+  DOCS, callsWithTokens, defineCases, describeRequests, expectAcked, expectStatus, installAndUninstall, installationBody,
+  is2xx, filesUnder, notificationsFor, pokeUninstalled, postWebhook, tokenRequests, uuid,
 } from './support.ts';
-import type { CaseContext } from '../harness.ts';
 
 const SEC5 = 'sentry-platform.md §5; §13 (installation.deleted)';
-
-/** Every regular file under `dir` (recursively) with its bytes. */
-export async function filesUnder(dir: string): Promise<Array<{ path: string; bytes: Buffer }>> {
-  const out: Array<{ path: string; bytes: Buffer }> = [];
-  const walk = async (d: string) => {
-    let entries;
-    try { entries = await readdir(d, { withFileTypes: true }); } catch { return; }
-    for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) { try { out.push({ path: p, bytes: await readFile(p) }); } catch { /* vanished */ } }
-    }
-  };
-  await walk(dir);
-  return out;
-}
-
-/** Installs, uninstalls through the emulator, and returns the installation with its tokens. */
-export async function installAndUninstall(ctx: CaseContext) {
-  const inst = await installFresh(ctx);
-  const tokens = issuedTokens(ctx, inst.installationId);
-  const delivery = await ctx.sentry.uninstall(inst.installationId);
-  rememberTokens(ctx);
-  const lastRequest = ctx.sentry.requests().at(-1)?.id ?? 0;
-  return { inst, tokens, delivery, lastRequest };
-}
-
-/** After the uninstall, sends a signed issue.created for the uninstalled installation. */
-export async function pokeUninstalled(ctx: CaseContext, inst: { installationId: string; orgSlug: string }) {
-  const m = marker();
-  const answer = await postWebhook(ctx, { resource: 'issue', body: issueBody(inst.installationId, inst.orgSlug, '998877', `${m} after uninstall`) });
-  return { m, answer };
-}
 
 export default defineCases([
   {
@@ -50,8 +14,7 @@ export default defineCases([
     requirement: 'installation.deleted is sent once and never retried: acknowledge it with 2xx.',
     async run(ctx) {
       const { delivery } = await installAndUninstall(ctx);
-      const status = delivery?.attempts[0]?.status ?? 0;
-      if (!is2xx(status)) ctx.fail('installation.deleted not acknowledged 2xx', { expected: '2xx', actual: String(status) });
+      expectAcked(ctx, delivery?.attempts[0]?.status ?? 0, 'installation.deleted not acknowledged 2xx');
     },
   },
   {
@@ -61,14 +24,13 @@ export default defineCases([
     requirement: 'installation.deleted: purge tokens and pending work; later webhooks for that installation are a no-op (2xx or 4xx) with no API calls and no notification.',
     async run(ctx) {
       const { inst, tokens, lastRequest } = await installAndUninstall(ctx);
-      const { m, answer } = await pokeUninstalled(ctx, inst);
+      const { marker, answer } = await pokeUninstalled(ctx, inst);
       if (answer.status >= 500 || answer.status === 401) ctx.fail('a webhook for the uninstalled installation got an error', { expected: '2xx or 404/410', actual: String(answer.status) });
       await ctx.settle(Math.max(300, ctx.settings.pushoverRetryMinMs * 2));
-      const all = tokens.flatMap((t) => [t.token, t.refreshToken]);
-      const calls = callsWithTokens(ctx, all).filter((r) => r.id > lastRequest);
+      const calls = callsWithTokens(ctx, tokens).filter((r) => r.id > lastRequest);
       const grants = tokenRequests(ctx, inst.installationId).filter((r) => r.id > lastRequest);
-      if (calls.length || grants.length) ctx.fail('Sentry was called for an uninstalled installation', { actual: [...calls, ...grants].map((r) => `${r.method} ${r.path} → ${r.status}`).join('; ') });
-      if (notificationsFor(ctx, m).length) ctx.fail('a notification was sent for an uninstalled installation');
+      if (calls.length || grants.length) ctx.fail('Sentry was called for an uninstalled installation', { actual: describeRequests([...calls, ...grants], { status: true }) });
+      if (notificationsFor(ctx, marker).length) ctx.fail('a notification was sent for an uninstalled installation');
     },
   },
   {
@@ -79,12 +41,11 @@ export default defineCases([
     needsDataDir: true,
     async run(ctx) {
       const { tokens } = await installAndUninstall(ctx);
-      const secrets = tokens.flatMap((t) => [t.token, t.refreshToken]);
-      const leftovers = async () => (await filesUnder(ctx.target.dataDir!)).filter((f) => secrets.some((s) => f.bytes.includes(s)));
+      const leftovers = async () => (await filesUnder(ctx.target.dataDir!)).filter((f) => tokens.some((t) => f.bytes.includes(t)));
       try {
         await ctx.waitFor('DATA_DIR without the uninstalled installation\'s tokens', async () => (await leftovers()).length === 0, 2000);
       } catch {
-        const files = (await leftovers()).map((f) => f.path.slice(ctx.target.dataDir!.length + 1));
+        const files = (await leftovers()).map((f) => f.relativePath);
         ctx.fail('token bytes left in DATA_DIR after uninstall', { expected: 'no file contains them', actual: files.join(', ') });
       }
     },

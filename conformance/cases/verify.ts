@@ -3,14 +3,14 @@
  * new access token, after the exchange (the harness runs the implementation with VERIFY_INSTALL=true
  * and the emulator's app has verifyInstall on).
  */
-import { DOCS, bearer, defineCases, exchanges, installFresh, issuedTokens, parseJson } from './support.ts';
-import type { CaseContext } from '../harness.ts';
+import {
+  DOCS, bearer, defineCases, deliverInstallationCreated, exchanges, granted, installFresh, issuedTokens,
+  parseJson, verifies,
+} from './support.ts';
 
 const SEC3 = 'sentry-platform.md §3';
-
-function verifies(ctx: CaseContext, installationId: string) {
-  return ctx.sentryRequests({ endpoint: 'verify' }).filter((r) => r.path.includes(installationId));
-}
+/** A verify PUT Sentry accepted. */
+const accepted = (r: { status: number }) => r.status === 200;
 
 export default defineCases([
   {
@@ -20,8 +20,7 @@ export default defineCases([
     requirement: 'With Verify Install on, the integration sends PUT /api/0/sentry-app-installations/{uuid}/ {"status":"installed"} once it holds the token.',
     async run(ctx) {
       const inst = await installFresh(ctx, { order: 'redirect-only' });
-      const puts = verifies(ctx, inst.installationId).filter((r) => r.status === 200);
-      if (!puts.length) ctx.fail('no successful verify PUT');
+      if (!verifies(ctx, inst.installationId).some(accepted)) ctx.fail('no successful verify PUT');
     },
   },
   {
@@ -46,7 +45,7 @@ export default defineCases([
     requirement: 'Verify after the token is persisted: no PUT precedes the 201 of the exchange.',
     async run(ctx) {
       const inst = await installFresh(ctx, { order: 'webhook-then-redirect' });
-      const first201 = exchanges(ctx, inst.installationId).find((r) => r.status === 201);
+      const first201 = granted(exchanges(ctx, inst.installationId))[0];
       const early = verifies(ctx, inst.installationId).filter((r) => !first201 || r.id < first201.id);
       if (early.length) ctx.fail('a verify PUT was sent before the exchange succeeded', { actual: `${early.length} early PUT(s), status ${early[0]?.status}` });
     },
@@ -58,7 +57,7 @@ export default defineCases([
     requirement: 'Whichever path exchanged the code, the installation is verified.',
     async run(ctx) {
       const inst = await installFresh(ctx, { order: 'webhook-only' });
-      if (!verifies(ctx, inst.installationId).some((r) => r.status === 200)) ctx.fail('no successful verify PUT');
+      if (!verifies(ctx, inst.installationId).some(accepted)) ctx.fail('no successful verify PUT');
     },
   },
   {
@@ -68,7 +67,7 @@ export default defineCases([
     requirement: 'Verify is idempotent on Sentry\'s side, but a duplicate webhook need not repeat it.',
     async run(ctx) {
       const inst = await installFresh(ctx);
-      await ctx.sentry.sendInstallationCreated(inst.installationId);
+      await deliverInstallationCreated(ctx, inst.installationId);
       await ctx.settle(150);
       const n = verifies(ctx, inst.installationId).length;
       if (n > 1) ctx.fail('verify sent more than once', { expected: '1', actual: String(n) });
