@@ -3,7 +3,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { allCases } from './cases/index.ts';
-import { AREAS, exitCodeFor, parseBaseline, SecretBook, selectCases, verdictFor, type CaseResult, type SuiteResult } from './harness.ts';
+import {
+  AREAS, countVerdicts, exitCodeFor, inRunOrder, parseBaseline, SecretBook, selectCases, verdictFor, type CaseResult,
+  type SuiteResult,
+} from './harness.ts';
 import { parseConformanceArgs, remoteEnvText } from './main.ts';
 import { junitReport } from './report/junit.ts';
 import { jsonReport } from './report/json.ts';
@@ -35,10 +38,23 @@ describe('the case catalogue', () => {
 
 describe('selection, baselines and verdicts', () => {
   it('selects by id, id prefix and area, and skips', () => {
-    assert.deepEqual(selectCases(allCases, ['SIG-003']).map((c) => c.id), ['SIG-003']);
-    assert.ok(selectCases(allCases, ['tok']).every((c) => c.id.startsWith('TOK-')));
-    assert.ok(selectCases(allCases, ['uninstall']).every((c) => c.area === 'uninstall'));
-    assert.ok(!selectCases(allCases, [], ['SIG']).some((c) => c.area === 'signatures'));
+    const ids = (cases: readonly { id: string }[]) => cases.map((c) => c.id);
+    assert.deepEqual(ids(selectCases(allCases, ['SIG-003'])), ['SIG-003']);
+    assert.deepEqual(ids(selectCases(allCases, ['tok'])), ids(allCases.filter((c) => c.id.startsWith('TOK-'))));
+    assert.deepEqual(ids(selectCases(allCases, ['uninstall'])), ids(allCases.filter((c) => c.area === 'uninstall')));
+    assert.deepEqual(ids(selectCases(allCases, [], ['SIG'])), ids(allCases.filter((c) => c.area !== 'signatures')));
+    assert.deepEqual(ids(selectCases(allCases, ['TOK', 'SIG-001'], ['TOK-001'])), ['TOK-002', 'TOK-003', 'TOK-004', 'TOK-005', 'TOK-006', 'SIG-001']);
+  });
+  it('runs `last` cases at the end, otherwise in catalogue order', () => {
+    const order = inRunOrder(allCases).map((c) => c.id);
+    const last = allCases.filter((c) => c.last).map((c) => c.id);
+    assert.ok(last.length > 0);
+    assert.deepEqual(order.slice(-last.length), last);
+    assert.deepEqual(order.slice(0, -last.length), allCases.filter((c) => !c.last).map((c) => c.id));
+  });
+  it('counts every verdict, zero when absent', () => {
+    assert.deepEqual(countVerdicts([result('A', 'pass'), result('B', 'warn'), result('C', 'pass')]),
+      { pass: 2, fail: 0, warn: 1, skip: 0, expected: 0, 'unexpected-pass': 0 });
   });
   it('parses baselines with comments, and JSON arrays', () => {
     assert.deepEqual([...parseBaseline('# known\nSIG-001  # reason\n\nTOK-004\n')], ['SIG-001', 'TOK-004']);

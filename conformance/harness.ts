@@ -1,32 +1,40 @@
 /**
- * The conformance harness core: what a case is, what it gets to work with, and how a list of cases
- * becomes verdicts. Sessions (emulators + target) live in `session.ts` under cases/; reports in
- * `report/`; the command line in `main.ts`.
+ * The conformance harness core: what a case is, what it gets to work with, how a list of cases
+ * becomes verdicts, and the session (emulators + the implementation under test) they run in.
+ * Shared case steps live in `cases/support.ts`; reports in `report/`; the command line in `main.ts`.
  *
  * A case is a small object with a stable id, the clause it enforces and a `run(ctx)` that either
  * returns (pass) or throws a {@link CaseFailure} carrying what was seen on the wire.
  *
  * @example
- * const results = await runCases(context, [myCase], { strict: true });
+ * const session = await openSession({ exec: 'node my-integration.mjs' });
+ * const suite = await runCases(session, [myCase], { strict: true });
+ * await session.close();
  */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import type { SentryEmulator, RecordedRequest, DeliveryRecord } from './emulator/types.ts';
-import type { ContractEnv, Target } from './target.ts';
-import type { PushoverFault } from './pushover.ts';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { offsetClock, type OffsetClock } from '../src/clock.ts';
+import { startSentryEmulator } from './emulator/index.ts';
+import type { SentryEmulator, RecordedRequest, DeliveryRecord } from './emulator/types.ts';
+import { startPushoverEmulator, type PushoverFault } from './pushover.ts';
+import { execTarget, freePort, remoteTarget, type ContractEnv, type Target } from './target.ts';
 
 /** Areas, one file each under conformance/cases/. */
 export const AREAS = [
   'install-redirect', 'install-webhook', 'tokens', 'refresh', 'verify', 'uninstall', 'signatures',
   'delivery', 'notifications', 'persistence', 'robustness', 'images',
 ] as const;
+/** One of {@link AREAS}. */
 export type Area = (typeof AREAS)[number];
 
 /** MUST failures fail the run; SHOULD failures are warnings unless `--strict`. */
 export type Level = 'MUST' | 'SHOULD';
 
-/** One conformance case. */
-export interface ConformanceCase {
+/** What identifies a case in the catalogue and in every report. */
+export interface CaseIdentity {
   /** Stable id, e.g. `TOK-004`: never renumbered, so baselines and bug reports stay valid. */
   id: string;
   area: Area;
@@ -36,6 +44,10 @@ export interface ConformanceCase {
   clause: { section: string; url: string };
   /** The normative sentence, as the docs and reports print it. */
   requirement: string;
+}
+
+/** One conformance case. */
+export interface ConformanceCase extends CaseIdentity {
   /** Needs to stop and start the implementation (skipped against a remote target). */
   needsRestart?: boolean;
   /** Needs to read DATA_DIR (skipped against a remote target). */
@@ -126,6 +138,7 @@ export class SecretBook {
   add(kind: string, value: string | undefined | null): void {
     if (typeof value === 'string' && value.length >= 8) this.values.set(value, kind);
   }
+  /** Every remembered secret with its kind. */
   entries(): Array<[value: string, kind: string]> {
     return [...this.values.entries()];
   }
@@ -141,7 +154,9 @@ export class SecretBook {
 
 /** The HTTP client to the implementation; every exchange is recorded as evidence. */
 export class TargetClient {
+  /** The implementation's base URL (no trailing slash). */
   readonly base: string;
+  /** Every exchange so far, oldest first (the evidence). */
   readonly exchanges: WireExchange[] = [];
   constructor(base: string) {
     this.base = base;
@@ -282,16 +297,14 @@ export interface CaseContext extends SessionParts {
   pushoverAttempts(): PushoverAttempt[];
 }
 
+/**
+ * A case's verdict: `warn` is a SHOULD failure outside strict mode, `expected` a failure listed in
+ * the baseline, `unexpected-pass` a listed case that passed (which fails the run).
+ */
 export type Verdict = 'pass' | 'fail' | 'warn' | 'skip' | 'expected' | 'unexpected-pass';
 
 /** The outcome of one case. */
-export interface CaseResult {
-  id: string;
-  area: Area;
-  title: string;
-  level: Level;
-  clause: { section: string; url: string };
-  requirement: string;
+export interface CaseResult extends CaseIdentity {
   verdict: Verdict;
   /** Did the case itself pass (before profiles and baselines)? */
   passed: boolean;
@@ -355,6 +368,18 @@ export function verdictFor(c: Pick<ConformanceCase, 'id' | 'level'>, outcome: 'p
   return c.level === 'MUST' || profile.strict ? 'fail' : 'warn';
 }
 
+/** How many results have each verdict (every verdict present, zero when none). */
+export function countVerdicts(results: readonly Pick<CaseResult, 'verdict'>[]): Record<Verdict, number> {
+  const counts: Record<Verdict, number> = { pass: 0, fail: 0, warn: 0, skip: 0, expected: 0, 'unexpected-pass': 0 };
+  for (const r of results) counts[r.verdict]++;
+  return counts;
+}
+
+/** The order cases run in: as given, except that `last` cases (e.g. the output leak check) go at the end. */
+export function inRunOrder(cases: readonly ConformanceCase[]): ConformanceCase[] {
+  return [...cases.filter((c) => !c.last), ...cases.filter((c) => c.last)];
+}
+
 /** Exit status for a list of results: 1 when any verdict is `fail` or `unexpected-pass`. */
 export function exitCodeFor(results: readonly CaseResult[]): number {
   return results.some((r) => r.verdict === 'fail' || r.verdict === 'unexpected-pass') ? 1 : 0;
@@ -368,24 +393,21 @@ export async function runCases(
   onResult?: (result: CaseResult) => void,
 ): Promise<SuiteResult> {
   const started = performance.now();
-  const ordered = [...cases.filter((c) => !c.last), ...cases.filter((c) => c.last)];
   const results: CaseResult[] = [];
-  for (const c of ordered) {
+  for (const c of inRunOrder(cases)) {
     const result = await runCase(session, c, profile);
     results.push(result);
     onResult?.(result);
   }
-  const counts = { pass: 0, fail: 0, warn: 0, skip: 0, expected: 0, 'unexpected-pass': 0 } as Record<Verdict, number>;
-  for (const r of results) counts[r.verdict]++;
   return {
     results, strict: !!profile.strict, durationMs: Math.round(performance.now() - started),
-    exitCode: exitCodeFor(results), counts,
+    exitCode: exitCodeFor(results), counts: countVerdicts(results),
   };
 }
 
 /** Runs one case in a fresh context and turns its outcome into a result. */
 export async function runCase(session: SessionParts, c: ConformanceCase, profile: Profile = {}): Promise<CaseResult> {
-  const base = { id: c.id, area: c.area, title: c.title, level: c.level, clause: c.clause, requirement: c.requirement };
+  const base: CaseIdentity = { id: c.id, area: c.area, title: c.title, level: c.level, clause: c.clause, requirement: c.requirement };
   const started = performance.now();
   const finish = (outcome: 'pass' | 'fail' | 'skip', extra: Partial<CaseResult> = {}): CaseResult => ({
     ...base, verdict: verdictFor(c, outcome, profile), passed: outcome === 'pass',
@@ -492,8 +514,8 @@ function lastId(items: Array<{ id: number }>): number {
   return items.length ? (items[items.length - 1] as { id: number }).id : 0;
 }
 
-/** Resolves after `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
+/** Resolves after `ms` milliseconds (real time: polling and "nothing else happens" pauses only). */
+function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
@@ -552,13 +574,6 @@ export const REMOTE_DEFAULTS = {
  * await session.close();
  */
 export async function openSession(options: SessionOptions): Promise<Session> {
-  const { startSentryEmulator } = await import('./emulator/index.ts');
-  const { startPushoverEmulator } = await import('./pushover.ts');
-  const { execTarget, remoteTarget, freePort } = await import('./target.ts');
-  const { mkdtemp, rm } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { randomBytes } = await import('node:crypto');
   if (!options.exec === !options.targetUrl) throw new Error('give exactly one of exec or targetUrl');
 
   const settings: HarnessSettings = {

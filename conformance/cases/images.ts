@@ -10,15 +10,29 @@ import { checkImage } from '../../src/images/check.ts';
 import { DOCS, defineCases } from './support.ts';
 import type { CaseContext } from '../harness.ts';
 
+/** What fixtures/images/index.json records for one file used as one kind. */
 interface Expectation { ok: boolean; errors: string[]; server: number }
 interface Manifest { files: Array<{ file: string; logo: Expectation; icon: Expectation }> }
+type Kind = 'logo' | 'icon';
 
 const DIR = new URL('../../fixtures/images/', import.meta.url);
 const SEC8 = 'sentry-platform.md §8';
 
-async function fixtures(): Promise<Array<{ file: string; bytes: Buffer; logo: Expectation; icon: Expectation }>> {
+/**
+ * Runs `check` on every fixture as a logo and as an icon, in manifest order; returns the mismatch
+ * lines it reported (undefined: as expected).
+ */
+async function mismatches(check: (bytes: Buffer, kind: Kind, expected: Expectation) => Promise<string | undefined> | string | undefined): Promise<string[]> {
   const manifest = JSON.parse(await readFile(fileURLToPath(new URL('index.json', DIR)), 'utf8')) as Manifest;
-  return Promise.all(manifest.files.map(async (f) => ({ ...f, bytes: await readFile(fileURLToPath(new URL(f.file, DIR))) })));
+  const wrong: string[] = [];
+  for (const f of manifest.files) {
+    const bytes = await readFile(fileURLToPath(new URL(f.file, DIR)));
+    for (const kind of ['logo', 'icon'] as const) {
+      const line = await check(bytes, kind, f[kind]);
+      if (line) wrong.push(`${f.file} as ${kind}: ${line}`);
+    }
+  }
+  return wrong;
 }
 
 async function upload(ctx: CaseContext, bytes: Buffer, color: boolean): Promise<number> {
@@ -37,15 +51,12 @@ export default defineCases([
     clause: { section: `${SEC8} (square 256–1024 px PNG; icon RGBA, every pixel RGB = 0)`, url: DOCS.avatar },
     requirement: 'Logo and icon: 256×256 to 1024×1024 px PNG; the icon in RGBA where all pixels are black or transparent.',
     async run(ctx) {
-      const wrong: string[] = [];
-      for (const f of await fixtures()) {
-        for (const kind of ['logo', 'icon'] as const) {
-          const report = checkImage(f.bytes, kind);
-          const got = report.errors.map((e) => e.code).sort().join(',');
-          const want = [...f[kind].errors].sort().join(',');
-          if (report.ok !== f[kind].ok || got !== want) wrong.push(`${f.file} as ${kind}: got ${report.ok ? 'ok' : got}, want ${f[kind].ok ? 'ok' : want}`);
-        }
-      }
+      const wrong = await mismatches((bytes, kind, expected) => {
+        const report = checkImage(bytes, kind);
+        const got = report.errors.map((e) => e.code).sort().join(',');
+        const want = [...expected.errors].sort().join(',');
+        return report.ok !== expected.ok || got !== want ? `got ${report.ok ? 'ok' : got}, want ${expected.ok ? 'ok' : want}` : undefined;
+      });
       if (wrong.length) ctx.fail('checker verdicts differ from the manifest', { actual: wrong.join('; ') });
     },
   },
@@ -55,13 +66,10 @@ export default defineCases([
     clause: { section: `${SEC8} (server checks and errors)`, url: DOCS.avatar },
     requirement: 'PUT …/avatar/ rejects what Sentry rejects (non-square, out of range, not PNG, icon not black-only RGBA) and accepts the rest.',
     async run(ctx) {
-      const wrong: string[] = [];
-      for (const f of await fixtures()) {
-        for (const kind of ['logo', 'icon'] as const) {
-          const status = await upload(ctx, f.bytes, kind === 'logo');
-          if (status !== f[kind].server) wrong.push(`${f.file} as ${kind}: ${status}, want ${f[kind].server}`);
-        }
-      }
+      const wrong = await mismatches(async (bytes, kind, expected) => {
+        const status = await upload(ctx, bytes, kind === 'logo');
+        return status !== expected.server ? `${status}, want ${expected.server}` : undefined;
+      });
       if (wrong.length) ctx.fail('avatar endpoint answers differ from the manifest', { actual: wrong.join('; ') });
     },
   },
@@ -71,14 +79,11 @@ export default defineCases([
     clause: { section: SEC8, url: DOCS.avatar },
     requirement: 'A preflight that passes a file Sentry would reject is worse than none: checker ok ⇒ upload 200.',
     async run(ctx) {
-      const wrong: string[] = [];
-      for (const f of await fixtures()) {
-        for (const kind of ['logo', 'icon'] as const) {
-          if (!checkImage(f.bytes, kind).ok) continue;
-          const status = await upload(ctx, f.bytes, kind === 'logo');
-          if (status !== 200) wrong.push(`${f.file} as ${kind}: checker ok, upload ${status}`);
-        }
-      }
+      const wrong = await mismatches(async (bytes, kind) => {
+        if (!checkImage(bytes, kind).ok) return undefined;
+        const status = await upload(ctx, bytes, kind === 'logo');
+        return status !== 200 ? `checker ok, upload ${status}` : undefined;
+      });
       if (wrong.length) ctx.fail('the checker passes files Sentry rejects', { actual: wrong.join('; ') });
     },
   },

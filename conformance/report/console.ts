@@ -5,7 +5,7 @@
  * @example
  * console.log(caseLine(result)); console.log(summary(suite));
  */
-import type { CaseResult, SuiteResult, Verdict } from '../harness.ts';
+import { countVerdicts, type CaseResult, type SuiteResult, type Verdict } from '../harness.ts';
 
 const LABEL: Record<Verdict, string> = {
   pass: 'PASS', fail: 'FAIL', warn: 'WARN', skip: 'SKIP', expected: 'XFAIL', 'unexpected-pass': 'XPASS',
@@ -49,16 +49,18 @@ function oneLine(text: string, max: number): string {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
+/** Results grouped by area, areas in order of first appearance. */
+export function resultsByArea(results: readonly CaseResult[]): Map<string, CaseResult[]> {
+  const byArea = new Map<string, CaseResult[]>();
+  for (const r of results) byArea.set(r.area, [...(byArea.get(r.area) ?? []), r]);
+  return byArea;
+}
+
 /** Summary by area and overall. */
 export function summary(suite: SuiteResult): string {
-  const areas = new Map<string, Record<Verdict, number>>();
-  for (const r of suite.results) {
-    const row = areas.get(r.area) ?? { pass: 0, fail: 0, warn: 0, skip: 0, expected: 0, 'unexpected-pass': 0 };
-    row[r.verdict]++;
-    areas.set(r.area, row);
-  }
   const lines = ['', `area               pass fail warn skip xfail xpass`];
-  for (const [area, c] of areas) {
+  for (const [area, results] of resultsByArea(suite.results)) {
+    const c = countVerdicts(results);
     lines.push(`${area.padEnd(18)} ${pad(c.pass)} ${pad(c.fail)} ${pad(c.warn)} ${pad(c.skip)} ${pad(c.expected, 5)} ${pad(c['unexpected-pass'], 5)}`);
   }
   const c = suite.counts;

@@ -6,7 +6,7 @@
  * await writeFile('conformance.xml', junitReport(suite));
  */
 import type { CaseResult, SuiteResult } from '../harness.ts';
-import { failureDetails } from './console.ts';
+import { failureDetails, resultsByArea } from './console.ts';
 
 /** XML-escapes text (and drops characters XML 1.0 cannot carry). */
 export function xmlEscape(text: string): string {
@@ -31,9 +31,7 @@ function testcase(r: CaseResult): string {
 
 /** The JUnit XML document. */
 export function junitReport(suite: SuiteResult): string {
-  const byArea = new Map<string, CaseResult[]>();
-  for (const r of suite.results) byArea.set(r.area, [...(byArea.get(r.area) ?? []), r]);
-  const suites = [...byArea].map(([area, rs]) => {
+  const suites = [...resultsByArea(suite.results)].map(([area, rs]) => {
     const failures = rs.filter((r) => r.verdict === 'fail' || r.verdict === 'unexpected-pass').length;
     const skipped = rs.filter((r) => r.verdict === 'skip' || r.verdict === 'expected').length;
     const time = rs.reduce((t, r) => t + r.durationMs, 0) / 1000;
