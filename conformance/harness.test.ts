@@ -100,6 +100,8 @@ describe('command line', () => {
     assert.match(text, /^SENTRY_URL=http:\/\/127\.0\.0\.1:9001$/m);
     assert.match(text, /^PUSHOVER_URL=http:\/\/127\.0\.0\.1:9002$/m);
     assert.match(text, /^VERIFY_INSTALL=true$/m);
+    assert.match(text, /^PUSHOVER_RETRY_MIN_MS=200$/m);
+    assert.match(remoteEnvText(parseConformanceArgs(['--target', 'http://127.0.0.1:8080', '--sentry-port', '9001', '--pushover-port', '9002', '--retry-min-ms', '750'])), /^PUSHOVER_RETRY_MIN_MS=750$/m);
   });
 });
 

@@ -405,6 +405,8 @@ export async function runCases(
   };
 }
 
+const NO_RESTART = 'needs a restart: not possible against --target';
+
 /** Runs one case in a fresh context and turns its outcome into a result. */
 export async function runCase(session: SessionParts, c: ConformanceCase, profile: Profile = {}): Promise<CaseResult> {
   const base: CaseIdentity = { id: c.id, area: c.area, title: c.title, level: c.level, clause: c.clause, requirement: c.requirement };
@@ -413,7 +415,7 @@ export async function runCase(session: SessionParts, c: ConformanceCase, profile
     ...base, verdict: verdictFor(c, outcome, profile), passed: outcome === 'pass',
     durationMs: Math.round(performance.now() - started), ...extra,
   });
-  if (c.needsRestart && !session.target.canRestart) return finish('skip', { message: 'needs a restart: not possible against --target' });
+  if (c.needsRestart && !session.target.canRestart) return finish('skip', { message: NO_RESTART });
   if (c.needsDataDir && !session.target.dataDir) return finish('skip', { message: 'needs DATA_DIR: not known against --target' });
 
   const ctx = makeContext(session);
@@ -472,7 +474,7 @@ function makeContext(session: SessionParts): { context: CaseContext; evidence():
     },
     settle: (ms) => sleep(ms),
     async restart() {
-      if (!session.target.canRestart) throw new CaseSkip('needs a restart: not possible against --target');
+      if (!session.target.canRestart) throw new CaseSkip(NO_RESTART);
       notes.push('restarted the implementation');
       await session.target.restart();
     },
@@ -554,6 +556,14 @@ export interface Session extends SessionParts {
   close(): Promise<void>;
 }
 
+/** Settings when {@link SessionOptions} leaves them out. */
+export const DEFAULT_SETTINGS: Readonly<HarnessSettings> = {
+  setupPath: '/setup',
+  webhookPath: '/webhook',
+  pushoverRetryMinMs: 200,
+  waitMs: 10_000,
+};
+
 /** Fixed credentials for remote mode, so an implementation can be started before the harness. */
 export const REMOTE_DEFAULTS = {
   clientId: 'sik-conformance-client-id',
@@ -577,10 +587,10 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   if (!options.exec === !options.targetUrl) throw new Error('give exactly one of exec or targetUrl');
 
   const settings: HarnessSettings = {
-    setupPath: options.setupPath ?? '/setup',
-    webhookPath: options.webhookPath ?? '/webhook',
-    pushoverRetryMinMs: options.pushoverRetryMinMs ?? 200,
-    waitMs: options.waitMs ?? 10_000,
+    setupPath: options.setupPath ?? DEFAULT_SETTINGS.setupPath,
+    webhookPath: options.webhookPath ?? DEFAULT_SETTINGS.webhookPath,
+    pushoverRetryMinMs: options.pushoverRetryMinMs ?? DEFAULT_SETTINGS.pushoverRetryMinMs,
+    waitMs: options.waitMs ?? DEFAULT_SETTINGS.waitMs,
   };
   const remote = !!options.targetUrl;
   const port = remote ? Number(new URL(options.targetUrl as string).port || 80) : await freePort();

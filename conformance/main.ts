@@ -14,12 +14,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allCases } from './cases/index.ts';
 import {
-  REMOTE_DEFAULTS, openSession, parseBaseline, runCases, selectCases, type ConformanceCase, type SessionOptions,
+  DEFAULT_SETTINGS, REMOTE_DEFAULTS, openSession, parseBaseline, runCases, selectCases, type SessionOptions,
   type SuiteResult,
 } from './harness.ts';
 import { caseLine, failureDetails, summary } from './report/console.ts';
 import { jsonReport } from './report/json.ts';
 import { junitReport } from './report/junit.ts';
+import { PUSHOVER_EMULATOR_TOKEN, PUSHOVER_EMULATOR_USER } from './pushover.ts';
 import { isDeno } from '../src/testing/runtime.ts';
 
 declare const Deno: { execPath(): string } | undefined;
@@ -154,11 +155,11 @@ export function remoteEnvText(args: ConformanceArgs): string {
     // A fixed, public test credential of the emulated app (not a real secret): printing it is the point.
     `SENTRY_CLIENT_SECRET=${args.clientSecret ?? REMOTE_DEFAULTS.clientSecret}`,
     `PUSHOVER_URL=http://127.0.0.1:${args.pushoverPort ?? '<pushover-port>'}`,
-    'PUSHOVER_TOKEN=azEmuLat0rAppT0kenF0rTests0001',
-    'PUSHOVER_USER=uQEmuLat0rUserKeyF0rTests00001',
+    `PUSHOVER_TOKEN=${PUSHOVER_EMULATOR_TOKEN}`,
+    `PUSHOVER_USER=${PUSHOVER_EMULATOR_USER}`,
     'DATA_DIR=<a fresh empty directory>',
     'VERIFY_INSTALL=true',
-    'PUSHOVER_RETRY_MIN_MS=200',
+    `PUSHOVER_RETRY_MIN_MS=${args.retryMinMs ?? DEFAULT_SETTINGS.pushoverRetryMinMs}`,
   ].join('\n');
 }
 
@@ -219,6 +220,3 @@ export async function run(argv: string[]): Promise<number> {
   }
   return suite.exitCode;
 }
-
-/** Re-exported for programmatic use (tests, the self-test). */
-export type { ConformanceCase };
