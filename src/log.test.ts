@@ -32,6 +32,19 @@ describe('log', () => {
     assert.deepEqual(rec.error, { name: 'Error', message: 'bad [redacted]', detail: 'Invalid token' });
   });
 
+  it('keeps system error codes on errors but still redacts a grant code there', () => {
+    const log = memoryLogger();
+    log.error('cannot listen', {
+      error: Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' }),
+      fetch: Object.assign(new Error('timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' }),
+      grant: Object.assign(new Error('exchange failed'), { code: 'f3c71b491e3949b6b033ae45312a4fcb' }),
+    });
+    const rec = log.records()[0]!;
+    assert.equal((rec.error as Record<string, unknown>).code, 'EADDRINUSE');
+    assert.equal((rec.fetch as Record<string, unknown>).code, 'UND_ERR_HEADERS_TIMEOUT');
+    assert.equal((rec.grant as Record<string, unknown>).code, '[redacted]');
+  });
+
   it('filters by level', () => {
     const log = memoryLogger({ level: 'warn' });
     log.info('quiet');

@@ -85,13 +85,20 @@ export function redact(value: unknown, depth = 0): unknown {
     const out: Record<string, unknown> = { name: value.name, message: redactString(value.message) };
     for (const [k, v] of Object.entries(value)) {
       if (k === 'stack') continue;
-      out[k] = isSecretKey(k) ? REDACTED : redact(v, depth + 1);
+      out[k] = isSecretKey(k) && !isSystemErrorCode(k, v) ? REDACTED : redact(v, depth + 1);
     }
     return out;
   }
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
   if (value instanceof Uint8Array) return `[${value.length} bytes]`;
   return redactFields(value as Record<string, unknown>, depth);
+}
+
+/** Node and undici error codes (`EADDRINUSE`, `ERR_…`, `UND_ERR_…`) are diagnostics, never grant codes (hex). */
+const SYSTEM_ERROR_CODE = /^(?:E[A-Z0-9]+|ERR_[A-Z0-9_]+|UND_ERR_[A-Z0-9_]+)$/;
+
+function isSystemErrorCode(key: string, value: unknown): boolean {
+  return key === 'code' && typeof value === 'string' && SYSTEM_ERROR_CODE.test(value);
 }
 
 function redactFields(value: Record<string, unknown>, depth: number): Record<string, unknown> {
