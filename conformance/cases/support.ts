@@ -56,10 +56,7 @@ export interface PendingInstall {
 }
 
 /** A fresh installation the implementation has taken up. */
-export interface Installed {
-  installationId: string;
-  orgSlug: string;
-  code: string;
+export interface Installed extends Omit<PendingInstall, 'redirectUrl'> {
   /** The redirect answer (when the redirect was sent). */
   redirect?: Answer;
   /** The webhook delivery's first attempt status (when the webhook was sent). */

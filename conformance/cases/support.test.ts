@@ -1,0 +1,91 @@
+/** The pure parts of the shared case steps: URL rewriting, request filters and the checks' verdicts. */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CaseFailure, type CaseContext } from '../harness.ts';
+import type { RecordedRequest } from '../emulator/types.ts';
+import { tempDir } from '../../src/testing/runtime.ts';
+import {
+  describeRequests, expectAcked, expectAckedWithin1s, expectCount, expectNot5xx, filesUnder, granted, setupPathFrom,
+} from './support.ts';
+
+/** Just enough of a case context for the helpers under test: settings and a throwing `fail`. */
+const ctx = {
+  settings: { setupPath: '/install/setup', webhookPath: '/hook', pushoverRetryMinMs: 200, waitMs: 1000 },
+  fail(message: string, details?: { expected?: string; actual?: string }): never { throw new CaseFailure(message, details); },
+} as unknown as CaseContext;
+
+const req = (id: number, status: number, path = `/p/${id}`): RecordedRequest =>
+  ({ id, status, method: 'POST', path, endpoint: 'token.exchange' }) as unknown as RecordedRequest;
+
+describe('setupPathFrom', () => {
+  const redirect = 'https://integration.example/setup?installationId=abc&code=c0de&orgSlug=acme';
+  it('re-targets Sentry\'s redirect at the setup path, keeping its query', () => {
+    assert.equal(setupPathFrom(ctx, redirect), '/install/setup?installationId=abc&code=c0de&orgSlug=acme');
+  });
+  it('sets, replaces and removes parameters', () => {
+    assert.equal(setupPathFrom(ctx, redirect, { code: null }), '/install/setup?installationId=abc&orgSlug=acme');
+    assert.equal(setupPathFrom(ctx, redirect, { code: 'ffff', state: 'forged-1' }), '/install/setup?installationId=abc&code=ffff&orgSlug=acme&state=forged-1');
+  });
+});
+
+describe('request filters', () => {
+  it('granted keeps the 201 answers only, in order', () => {
+    assert.deepEqual(granted([req(1, 401), req(2, 201), req(3, 503), req(4, 201)]).map((r) => r.id), [2, 4]);
+  });
+  it('describeRequests lists method and path, with the status when asked', () => {
+    assert.equal(describeRequests([req(1, 201), req(2, 401)]), 'POST /p/1; POST /p/2');
+    assert.equal(describeRequests([req(1, 201)], { status: true }), 'POST /p/1 → 201');
+    assert.equal(describeRequests([]), '');
+  });
+});
+
+describe('checks', () => {
+  const failsWith = (fn: () => void, message: string, details: { expected?: string; actual?: string }) =>
+    assert.throws(fn, (e: unknown) => e instanceof CaseFailure && e.message === message && e.expected === details.expected && e.actual === details.actual);
+
+  it('expectAcked passes any 2xx and fails anything else, including no answer', () => {
+    expectAcked(ctx, 200, 'x');
+    expectAcked(ctx, 299, 'x');
+    failsWith(() => expectAcked(ctx, 302, 'not acked'), 'not acked', { expected: '2xx', actual: '302' });
+    failsWith(() => expectAcked(ctx, undefined, 'not acked'), 'not acked', { expected: '2xx', actual: 'undefined' });
+  });
+  it('expectAckedWithin1s needs a 2xx under 1000 ms', () => {
+    expectAckedWithin1s(ctx, 'hook', { status: 200, durationMs: 999 });
+    failsWith(() => expectAckedWithin1s(ctx, 'hook', { status: 200, durationMs: 1000 }), 'hook was not acknowledged 2xx within 1 s', { expected: '2xx in < 1000 ms', actual: '200 after 1000 ms' });
+    failsWith(() => expectAckedWithin1s(ctx, 'hook', { status: 500, durationMs: 3 }), 'hook was not acknowledged 2xx within 1 s', { expected: '2xx in < 1000 ms', actual: '500 after 3 ms' });
+    failsWith(() => expectAckedWithin1s(ctx, 'hook', { status: 200 }), 'hook was not acknowledged 2xx within 1 s', { expected: '2xx in < 1000 ms', actual: '200 after undefined ms' });
+    failsWith(() => expectAckedWithin1s(ctx, 'hook', undefined), 'hook was not acknowledged 2xx within 1 s', { expected: '2xx in < 1000 ms', actual: 'undefined after undefined ms' });
+  });
+  it('expectNot5xx fails on 5xx only', () => {
+    expectNot5xx(ctx, 499, 'x');
+    expectNot5xx(ctx, undefined, 'x');
+    failsWith(() => expectNot5xx(ctx, 502, 'crashed'), 'crashed', { expected: 'not 5xx', actual: '502' });
+  });
+  it('expectCount compares exactly', () => {
+    expectCount(ctx, 1, 1, 'x');
+    failsWith(() => expectCount(ctx, 2, 1, 'twice'), 'twice', { expected: '1', actual: '2' });
+    failsWith(() => expectCount(ctx, 0, 1, 'never'), 'never', { expected: '1', actual: '0' });
+  });
+});
+
+describe('filesUnder', () => {
+  let dir: { path: string; remove(): Promise<void> };
+  before(async () => {
+    dir = await tempDir('sik-support-');
+    await mkdir(join(dir.path, 'jobs', 'deep'), { recursive: true });
+    await writeFile(join(dir.path, 'a.json'), 'token-a');
+    await writeFile(join(dir.path, 'jobs', 'deep', 'b.json'), 'token-b');
+  });
+  after(async () => { await dir.remove(); });
+
+  it('reads every file below the directory, with paths relative to it', async () => {
+    const files = (await filesUnder(dir.path)).sort((x, y) => x.relativePath.localeCompare(y.relativePath));
+    assert.deepEqual(files.map((f) => [f.relativePath, f.bytes.toString()]), [['a.json', 'token-a'], [join('jobs', 'deep', 'b.json'), 'token-b']]);
+    assert.equal(files[0]?.path, join(dir.path, 'a.json'));
+  });
+  it('finds nothing in a directory that does not exist', async () => {
+    assert.deepEqual(await filesUnder(join(dir.path, 'missing')), []);
+  });
+});
