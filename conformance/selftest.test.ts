@@ -33,7 +33,7 @@ function failedIds(suite: SuiteResult): string[] {
 const FLAWS: Record<string, { mustFail: string[]; alsoRun?: string[] }> = {
   'no-signature-check': { mustFail: ['SIG-003', 'SIG-004'], alsoRun: ['SIG-001'] },
   'reserialised-signature': { mustFail: ['SIG-001', 'SIG-002'], alsoRun: ['SIG-003'] },
-  'no-refresh': { mustFail: ['REF-001'], alsoRun: ['INR-001'] },
+  'no-refresh': { mustFail: ['REF-001', 'REF-005'], alsoRun: ['INR-001'] },
   'refresh-token-not-persisted': { mustFail: ['REF-004'], alsoRun: ['REF-001'] },
   'no-single-flight': { mustFail: ['REF-003'], alsoRun: ['SIG-001'] },
   'no-purge': { mustFail: ['UNI-002', 'UNI-003'], alsoRun: ['UNI-001'] },

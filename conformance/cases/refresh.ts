@@ -96,9 +96,12 @@ export default defineCases([
       const old = issuedTokens(ctx, inst.installationId)[0]?.token;
       expireTokens(ctx);
       await notifiedIssue(ctx, inst);
-      const refreshed = granted(refreshes(ctx, inst.installationId))[0];
+      // The rotation may come from either grant (refresh_token or JWT-bearer); without one there is nothing to judge.
+      const rotation = granted(tokenRequests(ctx, inst.installationId)).find((r) => r.endpoint !== 'token.exchange');
+      if (!rotation) return ctx.fail('the token was never rotated after it expired', { expected: 'a refresh or JWT grant after the clock passed 8 h' });
+      const rotatedAt = rotation.id;
       await notifiedIssue(ctx, inst);
-      const stale = ctx.sentryRequests().filter((r) => refreshed && r.id > refreshed.id && bearer(r) === old);
+      const stale = ctx.sentryRequests().filter((r) => r.id > rotatedAt && bearer(r) === old);
       if (stale.length) ctx.fail('the old access token was used after the refresh', { actual: describeRequests(stale, { status: true }) });
     },
   },
