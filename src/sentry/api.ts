@@ -15,6 +15,7 @@ import { request, type Dispatcher } from 'undici';
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
 import { isSlug, isUuid, parseTokenGrant, PayloadError, type TokenGrant } from './payloads.ts';
+import { checkRegionUrl, printableRegionUrl } from './region.ts';
 
 export type { TokenGrant } from './payloads.ts';
 
@@ -66,8 +67,10 @@ export interface SentryApiOptions {
 export interface Organization {
   slug: string;
   id?: string;
-  /** `links.regionUrl`, e.g. `https://de.sentry.io`. */
+  /** `links.regionUrl`, e.g. `https://de.sentry.io`, validated by {@link checkRegionUrl} (no trailing slash). */
   regionUrl?: string;
+  /** Set instead of `regionUrl` when Sentry sent one that is not an acceptable http(s) URL (printable form). */
+  regionUrlRefused?: { value: string; reason: string };
 }
 
 /** The verify-install answer's useful parts. */
@@ -266,13 +269,25 @@ export function createSentryApi(options: SentryApiOptions): SentryApi {
       const a = (answer ?? {}) as { slug?: unknown; id?: unknown; links?: { regionUrl?: unknown } };
       const out: Organization = { slug: typeof a.slug === 'string' ? a.slug : orgSlug };
       if (typeof a.id === 'string' || typeof a.id === 'number') out.id = String(a.id);
-      if (typeof a.links?.regionUrl === 'string' && /^https?:\/\//.test(a.links.regionUrl)) out.regionUrl = a.links.regionUrl.replace(/\/+$/, '');
+      if (a.links?.regionUrl !== undefined && a.links.regionUrl !== null) {
+        const region = checkRegionUrl(a.links.regionUrl);
+        if (region.ok) out.regionUrl = region.url;
+        else out.regionUrlRefused = { value: printableRegionUrl(a.links.regionUrl), reason: region.reason };
+      }
       return out;
     },
     async getIssue(token, orgSlug, issueId, callOptions = {}) {
       const org = segment(orgSlug, 'organization slug', isSlug, 'issue');
       const issue = segment(issueId, 'issue id', (v) => typeof v === 'string' && /^\d{1,20}$/.test(v), 'issue');
-      const root = (callOptions.baseUrl ?? baseUrl).replace(/\/+$/, '');
+      let root = baseUrl;
+      if (callOptions.baseUrl !== undefined) {
+        // The token goes to this host: a stored region URL is re-checked, never trusted blindly.
+        const region = checkRegionUrl(callOptions.baseUrl);
+        if (!region.ok) {
+          throw new SentryApiError({ kind: 'invalid', status: 0, operation: 'issue', maybeCommitted: false, message: `refusing to call Sentry issue: region URL ${region.reason}` });
+        }
+        root = region.url;
+      }
       const answer = await call('issue', 'GET', `${root}/api/0/organizations/${org}/issues/${issue}/`, undefined, { authorization: `Bearer ${token}` });
       if (!answer || typeof answer !== 'object' || Array.isArray(answer)) {
         throw new SentryApiError({ kind: 'invalid', status: 200, operation: 'issue', message: 'Sentry issue: answer is not an object' });

@@ -4,7 +4,8 @@
  * arrive in either order, so completion is single-flight per installation (in process) and runs
  * under the store's lock (across processes): whoever comes second finds the record and exchanges
  * nothing. A 401 `Could not find grant for given code` while a record exists is the expected loser's
- * answer and changes nothing.
+ * answer and changes nothing. After the exchange (and verify, when on) the organization's region
+ * (`links.regionUrl`) is discovered and stored; a failed discovery never fails the install.
  *
  * @example
  * const installer = createInstaller({ config, store, api, tokens, clock, logger });
@@ -14,6 +15,7 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { SentryApiError, type SentryApi } from '../sentry/api.ts';
+import { isForeignRegion } from '../sentry/region.ts';
 import type { TokenManager } from '../sentry/tokens.ts';
 import type { InstallationRecord, InstallationStore } from '../store/types.ts';
 
@@ -59,7 +61,8 @@ const GRANT_DETAILS = ['Could not find grant for given code', 'Grant has already
 
 /** Dependencies of {@link createInstaller}. */
 export interface InstallerDeps {
-  config: Pick<Config, 'verifyInstall'>;
+  /** `sentryUrl` only tells whether a discovered region is another host (logged; expected for EU orgs). */
+  config: Pick<Config, 'verifyInstall' | 'sentryUrl'>;
   store: InstallationStore;
   api: SentryApi;
   tokens: TokenManager;
@@ -143,10 +146,55 @@ export function createInstaller(deps: InstallerDeps): Installer {
     });
   }
 
+  /**
+   * Region discovery: reads `links.regionUrl` with the installation's token and stores it. Never
+   * fails the install: any problem is logged and the record keeps using SENTRY_URL (which proxies
+   * org-scoped paths) until a later discovery succeeds.
+   */
+  async function discover(record: InstallationRecord, gen: number): Promise<InstallationRecord> {
+    const id = record.installationId;
+    const log = logger.child({ installation: id });
+    let org;
+    try {
+      org = await tokens.withToken(id, (token, current) => api.getOrganization(token, current.orgSlug || record.orgSlug));
+    } catch (error) {
+      log.warn('region discovery failed; issues will be fetched from SENTRY_URL', error instanceof SentryApiError
+        ? { kind: error.kind, status: error.status, detail: error.detail }
+        : { error });
+      return record;
+    }
+    if (org.regionUrlRefused) {
+      log.warn('region URL refused (only http(s) URLs are accepted); issues will be fetched from SENTRY_URL', {
+        regionUrl: org.regionUrlRefused.value, reason: org.regionUrlRefused.reason,
+      });
+      return record;
+    }
+    const regionUrl = org.regionUrl;
+    if (!regionUrl) {
+      log.info('organization has no regionUrl; issues will be fetched from SENTRY_URL');
+      return record;
+    }
+    return store.withLock(id, async () => {
+      const current = await store.get(id);
+      // Uninstalled meanwhile: write nothing back (a purge must stay a purge).
+      if (!current || tokens.generation(id) !== gen) return record;
+      if (current.regionUrl === regionUrl) return current;
+      const next: InstallationRecord = { ...current, regionUrl, updatedAt: iso() };
+      await store.put(next);
+      tokens.remember(next);
+      log.info('region discovered', { regionUrl, foreign: isForeignRegion(regionUrl, deps.config.sentryUrl) });
+      return next;
+    });
+  }
+
   async function run(request: InstallRequest): Promise<InstallResult> {
     const gen = tokens.generation(request.installationId);
-    const result = await store.withLock(request.installationId, () => exchangeLocked(request, gen));
-    if (deps.config.verifyInstall && !result.record.verified) return verify(result, gen);
+    let result = await store.withLock(request.installationId, () => exchangeLocked(request, gen));
+    if (deps.config.verifyInstall && !result.record.verified) result = await verify(result, gen);
+    // Also when the other path (redirect/webhook) completed the install but its discovery failed.
+    if (result.record.regionUrl === undefined && result.record.status === 'active') {
+      result = { ...result, record: await discover(result.record, gen) };
+    }
     return result;
   }
 

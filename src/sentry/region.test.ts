@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { createSentryApi, SentryApiError } from './api.ts';
+import { checkRegionUrl, isForeignRegion, printableRegionUrl } from './region.ts';
+
+describe('checkRegionUrl', () => {
+  it('accepts http(s) and trims the trailing slash', () => {
+    assert.deepEqual(checkRegionUrl('https://de.sentry.io/'), { ok: true, url: 'https://de.sentry.io' });
+    assert.deepEqual(checkRegionUrl('http://127.0.0.1:4000'), { ok: true, url: 'http://127.0.0.1:4000' });
+    assert.deepEqual(checkRegionUrl('https://sentry.example/cell/'), { ok: true, url: 'https://sentry.example/cell' });
+  });
+  it('refuses other schemes, credentials, queries, fragments and non-strings', () => {
+    for (const [value, reason] of [
+      ['javascript:alert(1)', 'scheme javascript: is not http(s)'],
+      ['file:///etc/passwd', 'scheme file: is not http(s)'],
+      ['ftp://de.sentry.io', 'scheme ftp: is not http(s)'],
+      ['https://user:pw@de.sentry.io', 'URL carries credentials'],
+      ['https://de.sentry.io/?x=1', 'URL carries a query or fragment'],
+      ['https://de.sentry.io/#x', 'URL carries a query or fragment'],
+      ['https://de.sentry.io?', 'URL carries a query or fragment'],
+      ['de.sentry.io', 'not an absolute URL'],
+      ['', 'not a non-empty string'],
+      [42, 'not a non-empty string'],
+    ] as const) {
+      assert.deepEqual(checkRegionUrl(value), { ok: false, reason }, String(value));
+    }
+  });
+  it('printable form is bounded; foreign means another host', () => {
+    assert.equal(printableRegionUrl('x'.repeat(500)).length, 201);
+    assert.equal(printableRegionUrl({ a: 1 }), '{"a":1}');
+    assert.equal(isForeignRegion('https://de.sentry.io', 'https://sentry.io'), true);
+    assert.equal(isForeignRegion('https://sentry.io/', 'https://sentry.io'), false);
+  });
+});
+
+describe('api: organization regionUrl and the issue base URL', () => {
+  const seen: string[] = [];
+  let regionUrl: unknown = 'https://de.example/';
+  const server = createServer((req, res) => {
+    seen.push(req.url ?? '');
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(req.url?.includes('/issues/') ? { id: '1' } : { slug: 'eu-org', id: 7, links: { regionUrl } }));
+  });
+  let base = '';
+  before(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => { await new Promise<void>((resolve) => server.close(() => resolve())); });
+
+  it('returns a checked regionUrl, or regionUrlRefused for a bad one', { timeout: 10_000 }, async () => {
+    const api = createSentryApi({ baseUrl: base, clientId: 'id', clientSecret: 's' });
+    assert.deepEqual(await api.getOrganization('tok', 'eu-org'), { slug: 'eu-org', id: '7', regionUrl: 'https://de.example' });
+    regionUrl = 'data:text/plain,x';
+    assert.deepEqual(await api.getOrganization('tok', 'eu-org'), {
+      slug: 'eu-org', id: '7', regionUrlRefused: { value: 'data:text/plain,x', reason: 'scheme data: is not http(s)' },
+    });
+    regionUrl = null;
+    assert.deepEqual(await api.getOrganization('tok', 'eu-org'), { slug: 'eu-org', id: '7' });
+  });
+
+  it('getIssue goes to a given region base URL and refuses a non-http(s) one without sending', { timeout: 10_000 }, async () => {
+    const api = createSentryApi({ baseUrl: 'http://127.0.0.1:9', clientId: 'id', clientSecret: 's' });
+    seen.length = 0;
+    assert.deepEqual(await api.getIssue('tok', 'eu-org', '5', { baseUrl: `${base}/` }), { id: '1' });
+    assert.deepEqual(seen, ['/api/0/organizations/eu-org/issues/5/']);
+    await assert.rejects(api.getIssue('tok', 'eu-org', '5', { baseUrl: 'file:///tmp' }),
+      (e: unknown) => e instanceof SentryApiError && e.kind === 'invalid' && /region URL scheme file:/.test(e.message));
+    assert.equal(seen.length, 1);
+  });
+});
