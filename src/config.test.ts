@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, describeConfig, loadConfig, parseDotEnv } from './config.ts';
+import { ConfigError, describeConfig, loadConfig, parseDotEnv, publicUrls } from './config.ts';
 import { tempDir } from './testing/runtime.ts';
 
 const SECRET = 'c'.repeat(64);
@@ -78,6 +78,39 @@ describe('config', () => {
     assert.throws(() => parseDotEnv('OK=1\nsecret-line-without-equals\n'), (e: unknown) =>
       e instanceof ConfigError && /line 2/.test(e.message) && !e.message.includes('secret-line'));
     assert.throws(() => parseDotEnv('A="unterminated\n'), /unterminated/);
+  });
+
+  it('PUBLIC_URL: optional absolute http(s) base, trailing slash trimmed, query/fragment/credentials refused by name', () => {
+    assert.equal(loadConfig({ env: base }).publicUrl, undefined);
+    assert.equal(loadConfig({ env: { ...base, PUBLIC_URL: 'https://sentry-hooks.example.com/' } }).publicUrl, 'https://sentry-hooks.example.com');
+    assert.equal(loadConfig({ env: { ...base, PUBLIC_URL: 'http://Proxy.Example:8080/sentry//' } }).publicUrl, 'http://proxy.example:8080/sentry');
+    for (const [value, why] of [
+      ['sentry-hooks.example.com', /not an absolute URL/],
+      ['ftp://sentry-hooks.example.com', /scheme ftp: is not http\(s\)/],
+      ['javascript:alert(1)', /scheme javascript: is not http\(s\)/],
+      ['https://sentry-hooks.example.com/?a=1', /no query or fragment/],
+      ['https://sentry-hooks.example.com/#top', /no query or fragment/],
+      ['https://sentry-hooks.example.com?', /no query or fragment/],
+    ] as const) {
+      const found = problems({ ...base, PUBLIC_URL: value });
+      assert.equal(found.length, 1, value);
+      assert.match(found[0]!, /^PUBLIC_URL must be an absolute http\(s\) URL/);
+      assert.match(found[0]!, why);
+    }
+    const withCredentials = problems({ ...base, PUBLIC_URL: 'https://user:hunter2@example.com' });
+    assert.deepEqual(withCredentials, ['PUBLIC_URL must not contain credentials (value not shown)']);
+  });
+
+  it('publicUrls: the URLs to paste into Sentry, on PUBLIC_URL when set', () => {
+    const paths = { webhookPath: '/hooks/sentry', setupPath: '/install' };
+    assert.deepEqual(publicUrls({ ...paths, publicUrl: 'https://sentry-hooks.example.com' }, 'http://127.0.0.1:3000'), {
+      base: 'https://sentry-hooks.example.com', fromPublicUrl: true,
+      webhookUrl: 'https://sentry-hooks.example.com/hooks/sentry', redirectUrl: 'https://sentry-hooks.example.com/install',
+    });
+    assert.deepEqual(publicUrls(paths, 'http://127.0.0.1:3000/'), {
+      base: 'http://127.0.0.1:3000', fromPublicUrl: false,
+      webhookUrl: 'http://127.0.0.1:3000/hooks/sentry', redirectUrl: 'http://127.0.0.1:3000/install',
+    });
   });
 
   it('describes itself without secrets', () => {

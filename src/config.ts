@@ -31,6 +31,14 @@ export interface Config {
   tokenStoreKey?: string;
   setupPath: string;
   webhookPath: string;
+  /**
+   * PUBLIC_URL: this server's public base URL as Sentry and browsers reach it (e.g.
+   * `https://sentry-hooks.example.com`, or with a reverse-proxy prefix `https://example.com/sentry`);
+   * absolute http(s), no credentials, query or fragment, no trailing slash. When set, the URLs
+   * printed at start for Sentry's app settings are `${publicUrl}${webhookPath}` and
+   * `${publicUrl}${setupPath}`.
+   */
+  publicUrl?: string;
   /** Where /setup sends the browser; default `${sentryUrl}/settings/${orgSlug}/sentry-apps/${appSlug}/`. */
   setupRedirectUrl?: string;
   /** Use the JWT-bearer grant to recover from a lost refresh response. Default true. */
@@ -133,6 +141,32 @@ const BOOL_FALSE = new Set(['0', 'false', 'no', 'off']);
 const PATH_RE = /^\/[A-Za-z0-9._~\-/]*$/;
 
 /**
+ * PUBLIC_URL checked: an absolute http(s) URL without credentials, query or fragment (paths are
+ * appended to it), trailing slashes trimmed. A problem is pushed naming the variable.
+ */
+function publicBaseUrl(value: string | undefined, problems: string[]): string | undefined {
+  if (value === undefined) return undefined;
+  const bad = (why: string) => {
+    problems.push(`PUBLIC_URL must be an absolute http(s) URL such as https://sentry-hooks.example.com (${why}), got ${JSON.stringify(value)}`);
+    return undefined;
+  };
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    return bad('not an absolute URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return bad(`scheme ${parsed.protocol} is not http(s)`);
+  // Credentials are not echoed back: the value is replaced in the message.
+  if (parsed.username || parsed.password) {
+    problems.push('PUBLIC_URL must not contain credentials (value not shown)');
+    return undefined;
+  }
+  if (value.includes('?') || value.includes('#')) return bad('no query or fragment: the webhook and setup paths are appended to it');
+  return `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, '');
+}
+
+/**
  * Reads and validates the configuration. Throws {@link ConfigError} listing every problem.
  *
  * @example
@@ -229,6 +263,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       problems.push('TOKEN_STORE_KEY is malformed (expected 32 bytes as 64 hex digits or base64; value not shown)');
     }
   }
+  const publicUrl = publicBaseUrl(raw('PUBLIC_URL'), problems);
   const setupPath = path('SETUP_PATH', '/setup');
   const webhookPath = path('WEBHOOK_PATH', '/webhook');
   if (setupPath === webhookPath) problems.push('SETUP_PATH and WEBHOOK_PATH must differ');
@@ -252,7 +287,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   };
   const optional: Array<[keyof Config, string | undefined]> = [
     ['clientId', clientId], ['clientSecret', clientSecret], ['clientSecretPrevious', clientSecretPrevious],
-    ['appSlug', appSlug], ['tokenStoreKey', tokenStoreKey], ['setupRedirectUrl', url('SETUP_REDIRECT_URL')],
+    ['appSlug', appSlug], ['tokenStoreKey', tokenStoreKey], ['setupRedirectUrl', url('SETUP_REDIRECT_URL')], ['publicUrl', publicUrl],
   ];
   for (const [key, value] of optional) if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;
   const pushoverToken = secret('PUSHOVER_TOKEN', /^[A-Za-z0-9]{30}$/, '30 letters and digits');
@@ -285,6 +320,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     setupPath: config.setupPath,
     webhookPath: config.webhookPath,
     setupRedirectUrl: config.setupRedirectUrl,
+    publicUrl: config.publicUrl,
     jwtRefresh: config.jwtRefresh,
     tokenRefreshSkewMs: config.tokenRefreshSkewMs,
     pushover: {
@@ -294,4 +330,19 @@ export function describeConfig(config: Config): Record<string, unknown> {
       retryMinMs: config.pushover.retryMinMs,
     },
   };
+}
+
+/**
+ * The two URLs to paste into the app's settings in Sentry: on PUBLIC_URL when set, else on the
+ * address the server listens on (`serverUrl`), which is only right when Sentry can reach it directly.
+ *
+ * @example
+ * publicUrls({ publicUrl: 'https://hooks.example.com', webhookPath: '/webhook', setupPath: '/setup' }, 'http://127.0.0.1:3000');
+ * // { base: 'https://hooks.example.com', webhookUrl: 'https://hooks.example.com/webhook', redirectUrl: 'https://hooks.example.com/setup', fromPublicUrl: true }
+ */
+export function publicUrls(config: Pick<Config, 'publicUrl' | 'webhookPath' | 'setupPath'>, serverUrl: string): {
+  base: string; webhookUrl: string; redirectUrl: string; fromPublicUrl: boolean;
+} {
+  const base = config.publicUrl ?? serverUrl.replace(/\/+$/, '');
+  return { base, webhookUrl: `${base}${config.webhookPath}`, redirectUrl: `${base}${config.setupPath}`, fromPublicUrl: config.publicUrl !== undefined };
 }

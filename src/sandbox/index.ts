@@ -20,7 +20,7 @@ import { startSentryEmulator, type SentryEmulator } from '../../conformance/emul
 import { sandboxPages } from '../../conformance/emulator/ui/index.ts';
 import { startPushoverEmulator, type PushoverEmulator } from '../../conformance/pushover.ts';
 import { offsetClock, type OffsetClock } from '../clock.ts';
-import { ConfigError, type Config } from '../config.ts';
+import { ConfigError, publicUrls, type Config } from '../config.ts';
 
 /** The organization the sandbox opens on. */
 export const SANDBOX_ORG = 'acme';
@@ -160,7 +160,7 @@ export async function startMode(config: Config, env: Record<string, string | und
 /**
  * What `serve` prints once it listens (to stderr; stdout stays JSON log lines). The sandbox banner
  * gives the one URL to open; the production summary gives the URLs to paste into Sentry, where the
- * store lives and whether Pushover is configured. No secret is ever included.
+ * store lives and whether Pushover is configured — on PUBLIC_URL when set. No secret is ever included.
  *
  * @example
  * console.error(startupBanner(config, 'http://127.0.0.1:3000', sandbox));
@@ -186,12 +186,15 @@ export function startupBanner(config: Config, serverUrl: string, sandbox?: Sandb
       '',
     ].join('\n');
   }
+  const pasted = publicUrls(config, serverUrl);
   return [
     '',
     `  PRODUCTION — Sentry at ${config.sentryUrl}${config.appSlug ? `, app ${config.appSlug}` : ''}`,
-    '  Paste into the app\'s settings in Sentry (replace the host with your public HTTPS address):',
-    `    Webhook URL   ${serverUrl}${config.webhookPath}`,
-    `    Redirect URL  ${serverUrl}${config.setupPath}`,
+    pasted.fromPublicUrl
+      ? `  Paste into the app's settings in Sentry (PUBLIC_URL; listening on ${serverUrl}):`
+      : '  Paste into the app\'s settings in Sentry (replace the host with your public HTTPS address, or set PUBLIC_URL):',
+    `    Webhook URL   ${pasted.webhookUrl}`,
+    `    Redirect URL  ${pasted.redirectUrl}`,
     `  token store     ${store} (${encrypted})`,
     `  Pushover        ${config.pushover.token && config.pushover.user ? `configured (${config.pushover.url})` : 'NOT configured'}`,
     '',

@@ -54,12 +54,38 @@ describe('serve command', () => {
 
   it('exits 2 naming the missing variable, without printing secrets', T, async () => {
     const secret = 'd'.repeat(64);
-    const run = serve({ SENTRY_CLIENT_SECRET: secret, PORT: 'x' }, dir.path);
+    const run = serve({ SENTRY_CLIENT_SECRET: secret, PORT: 'x', PUBLIC_URL: 'ftp://hooks.example.com' }, dir.path);
     assert.equal(await run.exited, 2);
     assert.match(run.err(), /SENTRY_CLIENT_ID/);
     assert.match(run.err(), /PORT/);
+    assert.match(run.err(), /PUBLIC_URL must be an absolute http\(s\) URL .*scheme ftp:/);
     assert.ok(!run.err().includes(secret) && !run.out().includes(secret));
     // (No environment at all is the sandbox, not an error: src/sandbox/start.test.ts covers it.)
+  });
+
+  it('PUBLIC_URL: the ready line and the banner give the public webhook and redirect URLs', T, async () => {
+    const app = emulator.app;
+    const run = serve({
+      SENTRY_URL: emulator.url, SENTRY_CLIENT_ID: app.clientId, SENTRY_CLIENT_SECRET: app.clientSecret,
+      SENTRY_APP_SLUG: app.slug, PORT: '0', DATA_DIR: `${dir.path}/data-public`,
+      PUBLIC_URL: 'https://sentry-hooks.example.com/', WEBHOOK_PATH: '/hooks/sentry',
+      PUSHOVER_URL: 'http://127.0.0.1:9', PUSHOVER_TOKEN: 'a'.repeat(30), PUSHOVER_USER: 'u'.repeat(30),
+    }, dir.path);
+    const ready = await run.ready;
+    assert.match(String(ready.url), /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(ready.webhookUrl, 'https://sentry-hooks.example.com/hooks/sentry');
+    assert.equal(ready.redirectUrl, 'https://sentry-hooks.example.com/setup');
+    assert.equal(ready.publicUrl, 'https://sentry-hooks.example.com');
+    // The banner follows the ready line on stderr; the server still listens on its own address.
+    const health = await request(`${String(ready.url)}/healthz`);
+    assert.equal(health.statusCode, 200);
+    await health.body.dump();
+    process.kill(run.proc.pid!, 'SIGTERM');
+    assert.equal(await run.exited, 0, run.err());
+    assert.match(run.err(), /Webhook URL {3}https:\/\/sentry-hooks\.example\.com\/hooks\/sentry\n/);
+    assert.match(run.err(), /Redirect URL {2}https:\/\/sentry-hooks\.example\.com\/setup\n/);
+    assert.match(run.err(), /\(PUBLIC_URL; listening on http:\/\/127\.0\.0\.1:\d+\)/);
+    assert.ok(!run.err().includes(app.clientSecret) && !run.out().includes(app.clientSecret));
   });
 
   it('prints a ready line, serves, and shuts down gracefully on SIGTERM finishing in-flight work', T, async () => {

@@ -10,7 +10,7 @@
  * const status = await run(['--env-file', '.env']);
  */
 import { resolve } from 'node:path';
-import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { ConfigError, loadConfig, publicUrls, type Config } from '../config.ts';
 import { createLogger, type Logger, type LogLevel } from '../log.ts';
 import { createSentryApi } from '../sentry/api.ts';
 import { openFileStore } from '../store/file.ts';
@@ -142,12 +142,15 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
     process.on('SIGINT', onInt);
   });
 
+  // What to paste into the app's settings in Sentry: on PUBLIC_URL when set (production behind a
+  // proxy), else on the listening address. The sandbox's emulator calls the listening address itself.
+  const pasted = publicUrls(mode.sandbox ? { ...config, publicUrl: undefined } : config, url);
   logger.info('ready', {
     url,
     mode: config.mode,
-    // What to paste into the app's settings in Sentry (replace the host with your public URL).
-    webhookUrl: `${url}${config.webhookPath}`,
-    redirectUrl: `${url}${config.setupPath}`,
+    webhookUrl: pasted.webhookUrl,
+    redirectUrl: pasted.redirectUrl,
+    ...(pasted.fromPublicUrl ? { publicUrl: pasted.base } : {}),
     dataDir: resolve(config.dataDir),
     encrypted: Boolean(config.tokenStoreKey),
     verifyInstall: config.verifyInstall,
