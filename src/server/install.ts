@@ -53,9 +53,22 @@ export interface InstallResult {
 /** The installer. */
 export interface Installer {
   complete(request: InstallRequest): Promise<InstallResult>;
+  /**
+   * Lazy region discovery for an installation whose install-time discovery failed: the region URL
+   * to fetch org data from, or undefined (use SENTRY_URL). Single-flight per installation and tried
+   * at most once per {@link REGION_RETRY_MS} (a token without `org:read` would otherwise cost one
+   * extra call per issue). Never throws.
+   *
+   * @example
+   * const base = record.regionUrl ?? await installer.regionFor(record.installationId);
+   */
+  regionFor(installationId: string): Promise<string | undefined>;
   /** Resolves when no completion is in flight. */
   idle(): Promise<void>;
 }
+
+/** Minimum time between two lazy region discoveries for one installation (10 minutes). */
+export const REGION_RETRY_MS = 10 * 60_000;
 
 const GRANT_DETAILS = ['Could not find grant for given code', 'Grant has already expired', 'Forbidden grant'];
 
@@ -198,7 +211,29 @@ export function createInstaller(deps: InstallerDeps): Installer {
     return result;
   }
 
+  const regionFlights = new Map<string, Promise<string | undefined>>();
+  const regionTried = new Map<string, number>();
+
+  async function lazyRegion(id: string): Promise<string | undefined> {
+    const record = await store.get(id).catch(() => undefined);
+    if (!record || record.status !== 'active') return undefined;
+    if (record.regionUrl !== undefined) return record.regionUrl;
+    const last = regionTried.get(id);
+    if (last !== undefined && clock.now() - last < REGION_RETRY_MS) return undefined;
+    regionTried.set(id, clock.now());
+    const next = await discover(record, tokens.generation(id));
+    if (next.regionUrl !== undefined) regionTried.delete(id);
+    return next.regionUrl;
+  }
+
   return {
+    regionFor(installationId) {
+      const running = regionFlights.get(installationId);
+      if (running) return running;
+      const flight = lazyRegion(installationId).catch(() => undefined).finally(() => regionFlights.delete(installationId));
+      regionFlights.set(installationId, flight);
+      return flight;
+    },
     complete(request) {
       const running = inflight.get(request.installationId);
       if (running) {
@@ -212,7 +247,7 @@ export function createInstaller(deps: InstallerDeps): Installer {
       return flight;
     },
     async idle() {
-      await Promise.allSettled([...inflight.values()]);
+      await Promise.allSettled([...inflight.values(), ...regionFlights.values()]);
     },
   };
 }

@@ -3,11 +3,11 @@ import { after, afterEach, describe, it } from 'node:test';
 import { startPipelineStack, type PipelineStack } from '../pipeline/harness.ts';
 import { manualClock } from '../clock.ts';
 import { memoryLogger } from '../log.ts';
-import type { SentryApi } from '../sentry/api.ts';
+import { SentryApiError, type SentryApi } from '../sentry/api.ts';
 import { createTokenManager } from '../sentry/tokens.ts';
 import { createMemoryStore } from '../store/memory.ts';
 import { installViaRedirect } from './harness.ts';
-import { createInstaller } from './install.ts';
+import { createInstaller, REGION_RETRY_MS } from './install.ts';
 
 // Region discovery end to end: the Sentry emulator with a second "region" host (de.sentry.io to
 // sentry.io) for eu-org, the real server, outbox, worker and Pushover emulator.
@@ -124,7 +124,7 @@ function installerWith(api: SentryApi) {
   const tokens = createTokenManager({ store, api, clock });
   const logger = memoryLogger();
   const installer = createInstaller({ config: { verifyInstall: false, sentryUrl: 'https://sentry.example' }, store, api, tokens, clock, logger });
-  return { store, tokens, logger, installer };
+  return { store, tokens, logger, installer, clock };
 }
 
 const grant = async () => ({ token: 't'.repeat(64), refreshToken: 'r'.repeat(64), expiresAt: '2099-01-01T00:00:00Z', scopes: ['org:read'] });
@@ -168,5 +168,39 @@ describe('installer: region discovery', () => {
     assert.equal(result.record.regionUrl, 'https://de.example');
     assert.equal((await store.get(id))?.regionUrl, 'https://de.example');
     assert.match(logger.lines.join('\n'), /"msg":"region discovered".*"regionUrl":"https:\/\/de\.example".*"foreign":true/);
+  });
+
+  it('regionFor: lazy retry after a failed discovery, single-flight, at most once per REGION_RETRY_MS', { timeout: 10_000 }, async () => {
+    let calls = 0;
+    let failing = true;
+    const api = {
+      exchange: grant,
+      async getOrganization(_token: string, orgSlug: string) {
+        calls++;
+        if (failing) throw new SentryApiError({ kind: 'forbidden', status: 403, operation: 'organization', detail: 'You do not have permission to perform this action.' });
+        return { slug: orgSlug, regionUrl: 'https://de.example' };
+      },
+    } as unknown as SentryApi;
+    const { store, logger, installer, clock } = installerWith(api);
+    const id = '11111111-2222-4333-8444-555555555557';
+    const result = await installer.complete({ installationId: id, code: 'a'.repeat(32), orgSlug: 'eu-org', source: 'setup' });
+    assert.equal(result.record.status, 'active');
+    assert.equal(result.record.regionUrl, undefined);
+    assert.equal(calls, 1);
+    assert.match(logger.lines.join('\n'), /region discovery failed.*"kind":"forbidden","status":403/);
+    assert.equal(await installer.regionFor(id), undefined); // first lazy try: still 403
+    assert.equal(calls, 2);
+    assert.equal(await installer.regionFor(id), undefined); // inside the retry window: no call
+    assert.equal(calls, 2);
+    failing = false;
+    clock.advance(REGION_RETRY_MS);
+    const both = await Promise.all([installer.regionFor(id), installer.regionFor(id)]);
+    assert.deepEqual(both, ['https://de.example', 'https://de.example']);
+    assert.equal(calls, 3);
+    assert.equal((await store.get(id))?.regionUrl, 'https://de.example');
+    assert.equal(await installer.regionFor(id), 'https://de.example'); // from the record
+    assert.equal(calls, 3);
+    assert.equal(await installer.regionFor('11111111-2222-4333-8444-000000000000'), undefined); // unknown
+    assert.equal(calls, 3);
   });
 });
