@@ -69,6 +69,7 @@ export async function startPipelineStack(options: PipelineStackOptions = {}): Pr
       store: stack.store,
       api: stack.api,
       tokens: () => stack.app.tokens,
+      regionFor: (id) => stack.app.installer.regionFor(id),
       clock: stack.emulator.clock,
       logger: stack.logger,
       // Tests exercise a process crash, not power loss: skip fsync to keep a loaded CI machine fast.

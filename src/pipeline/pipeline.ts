@@ -40,6 +40,11 @@ export interface PipelineOptions {
   api: SentryApi;
   /** The server's token manager (built by `createServer`, hence lazy). */
   tokens: () => TokenManager;
+  /**
+   * The installation's region base URL: the stored one, or a fresh discovery when the one at install
+   * time failed (the server's `installer.regionFor`, at most once per 10 minutes per installation).
+   */
+  regionFor?: (installationId: string) => Promise<string | undefined>;
   clock?: Clock;
   logger?: Logger;
   /** Overrides for the outbox (tests: `durability`, `retry`, `random`). */
@@ -193,8 +198,11 @@ export async function openPipeline(options: PipelineOptions): Promise<Pipeline> 
     return {
       async fetchIssue(job: NotificationJob) {
         try {
-          const answer = await options.tokens().withToken(job.installationId, (token, record) =>
-            api.getIssue(token, record.orgSlug || job.orgSlug || '', job.issueId ?? '', record.regionUrl ? { baseUrl: record.regionUrl } : {}));
+          const discovered = await options.regionFor?.(job.installationId);
+          const answer = await options.tokens().withToken(job.installationId, (token, record) => {
+            const region = record.regionUrl ?? discovered;
+            return api.getIssue(token, record.orgSlug || job.orgSlug || '', job.issueId ?? '', region ? { baseUrl: region } : {});
+          });
           return { ok: true, issue: issueFromApi(answer) };
         } catch (error) {
           return classifyFetchError(error);

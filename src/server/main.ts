@@ -97,7 +97,8 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
   // Issue webhooks → outbox → Sentry API → Pushover (docs/pipeline.md); undefined without Pushover keys.
   let pipeline: Pipeline | undefined;
   try {
-    pipeline = await openServePipeline({ config, env: process.env, store, api, logger, tokens: () => app.tokens });
+    pipeline = await openServePipeline({ config, env: process.env, store, api, logger, tokens: () => app.tokens,
+      regionFor: (id) => app.installer.regionFor(id) });
   } catch (error) {
     await store.close();
     await mode.sandbox?.close();

@@ -87,7 +87,8 @@ describe('region discovery (links.regionUrl) and the issue fetch on the region h
 
   it('discovery failing (500) does not fail the install: warning logged, issue fetched via SENTRY_URL', T, async () => {
     const s = await regionStack(true);
-    s.stack.emulator.inject({ endpoint: 'organization', kind: 'status', status: 500, body: '{"detail":"boom"}' });
+    // Keeps failing, so the worker's lazy retry fails too.
+    s.stack.emulator.inject({ endpoint: 'organization', kind: 'status', status: 500, body: '{"detail":"boom"}', count: 100 });
     const { id, status } = await installViaRedirect(s.stack, 'eu-org');
     assert.equal(status, 302);
     const record = await s.stack.store.get(id);
@@ -99,6 +100,17 @@ describe('region discovery (links.regionUrl) and the issue fetch on the region h
     // sentry.io proxies org-scoped paths to the region, so the fetch still works from the main host.
     const fetches = await notify(s, id);
     assert.deepEqual(fetches.map((r) => [r.region, r.status]), [[undefined, 200]]);
+  });
+
+  it('a discovery that failed at install is retried by the worker before the first issue fetch', T, async () => {
+    const s = await regionStack(true);
+    s.stack.emulator.inject({ endpoint: 'organization', kind: 'status', status: 500, body: '{"detail":"boom"}', count: 1 });
+    const { id, status } = await installViaRedirect(s.stack, 'eu-org');
+    assert.equal(status, 302);
+    assert.equal((await s.stack.store.get(id))?.regionUrl, undefined);
+    const fetches = await notify(s, id);
+    assert.deepEqual(fetches.map((r) => [r.region, r.status]), [['de', 200]]);
+    assert.equal((await s.stack.store.get(id))?.regionUrl, s.stack.emulator.regionUrl);
   });
 
   it('a non-http(s) regionUrl is refused and logged; the installation keeps SENTRY_URL', T, async () => {
