@@ -1,5 +1,6 @@
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidAlive } from '../pid.ts';
 
 /**
  * Thrown when another live process holds the outbox.
@@ -19,16 +20,6 @@ export class OutboxLockedError extends Error {
 
 /** Directories this process has open, so a second open in the same process fails like one from another process. */
 const heldHere = new Set<string>();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Takes `<dir>/outbox.lock` (a file holding our pid), removing a stale one left by a dead process.
@@ -54,7 +45,7 @@ export function acquireLock(dir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 3) throw err;
       const pid = Number.parseInt(readLockPid(path) ?? '', 10);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new OutboxLockedError(dir, pid);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) throw new OutboxLockedError(dir, pid);
       try { unlinkSync(path); } catch { /* another opener removed it first; retry */ }
     } finally {
       try { unlinkSync(tmp); } catch { /* ignore */ }

@@ -5,7 +5,8 @@ import { systemClock, type Clock } from '../clock.ts';
 import { decodeRecordFile, encodeRecordFile } from './codec.ts';
 import { StoreClosedError, StoreCorruptError, StoreDirError, StoreFileError, StoreListError } from './errors.ts';
 import { canonicalInstallationId, isInstallationId } from './ids.ts';
-import { acquireFileLock, pidAlive } from './lock.ts';
+import { pidAlive } from '../pid.ts';
+import { acquireFileLock } from './lock.ts';
 import { KeyedMutex } from './mutex.ts';
 import type { InstallationRecord, InstallationStore } from './types.ts';
 

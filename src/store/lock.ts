@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Clock } from '../clock.ts';
+import { pidAlive } from '../pid.ts';
 
 /** What a lock file holds: enough to tell whether its owner is gone. */
 export interface LockOwner {
@@ -122,22 +123,6 @@ async function breakLock(path: string, seen: LockOwner | undefined, options: Fil
     if (now?.nonce === seen?.nonce && (seen || !now)) await unlink(path).catch(ignoreMissing);
   } finally {
     await unlink(guard).catch(ignoreMissing);
-  }
-}
-
-/**
- * True if a process with this pid exists on this host (EPERM means it exists but is not ours).
- *
- * @example
- * pidAlive(process.pid); // true
- */
-export function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
