@@ -198,9 +198,9 @@ export async function openPipeline(options: PipelineOptions): Promise<Pipeline> 
     return {
       async fetchIssue(job: NotificationJob) {
         try {
-          const discovered = await options.regionFor?.(job.installationId);
-          const answer = await options.tokens().withToken(job.installationId, (token, record) => {
-            const region = record.regionUrl ?? discovered;
+          const answer = await options.tokens().withToken(job.installationId, async (token, record) => {
+            // Only a record whose discovery failed at install asks again (regionFor never throws).
+            const region = record.regionUrl ?? await options.regionFor?.(job.installationId);
             return api.getIssue(token, record.orgSlug || job.orgSlug || '', job.issueId ?? '', region ? { baseUrl: region } : {});
           });
           return { ok: true, issue: issueFromApi(answer) };
