@@ -1,7 +1,8 @@
 /**
  * The webhook benchmark's servers, each in its own child process so the load driver (in the parent)
  * never shares an event loop or a core with the server it measures, the same way for both targets:
- * `bare` is a `node:http` server that reads the whole body and answers 200; `ours` is the real server
+ * `bare` is a `node:http` server that reads the whole body and answers 200; `floor` is the least a durable
+ * ack path can do ({@link startFloorServer}: verify, parse, O_DSYNC group-commit write); `ours` is the real server
  * with the fsync'd outbox ({@link startBenchTarget}), logging its JSON lines to a file as `serve > file`
  * would. The parent talks to the child over stdin (commands) and stderr (one JSON line per answer).
  *
@@ -19,11 +20,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../log.ts';
 import type { OutboxStats } from '../outbox/outbox.ts';
-import { isDeno, tsRunner } from '../testing/runtime.ts';
+import { isDeno, tempDir, tsRunner } from '../testing/runtime.ts';
 import { startBenchTarget } from './bench-target.ts';
+import { startFloorServer } from './bench-floor.ts';
 
 /** Which server a child runs. */
-export type BenchServerKind = 'bare' | 'ours';
+export type BenchServerKind = 'bare' | 'floor' | 'ours';
 
 /** What a child reports on `stats`. */
 export interface BenchServerStats {
@@ -91,6 +93,13 @@ export async function childMain(args: string[]): Promise<void> {
   let outboxStats: (() => OutboxStats) | undefined;
   if (kind === 'bare') {
     ({ url, close } = await startBareServer());
+  } else if (kind === 'floor') {
+    const secret = process.env.BENCH_SECRET;
+    if (!secret) throw new Error('BENCH_SECRET is required');
+    const dir = await tempDir('sik-bench-floor-');
+    const floor = await startFloorServer({ secret, dir: dir.path, durability });
+    url = floor.url;
+    close = async () => { await floor.close(); await dir.remove(); };
   } else if (kind === 'ours') {
     const secret = process.env.BENCH_SECRET;
     const installationId = process.env.BENCH_INSTALLATION;
@@ -116,7 +125,7 @@ export async function childMain(args: string[]): Promise<void> {
 /** Options for {@link spawnBenchServer}. */
 export interface SpawnBenchServerOptions {
   durability?: 'fsync' | 'none';
-  /** Required for `ours`. */
+  /** Required for `floor` and `ours`. */
   secret?: string;
   installationId?: string;
   /** Where the child's stdout (ours: its JSON log lines) goes; default discarded. */
