@@ -1,6 +1,6 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { manualClock, type ManualClock } from '../clock.ts';
 import { tempDir } from '../testing/runtime.ts';
@@ -39,10 +39,10 @@ describe('outbox', () => {
   }
 
   /** Runs a worker that records every job it sees and answers with `decide`. */
-  function work(outbox: Outbox, decide: (job: Job) => ReturnType<Parameters<Outbox['run']>[0]> = () => ({ outcome: 'done' }), concurrency = 1) {
+  function work(outbox: Outbox, decide: Parameters<Outbox['run']>[0] = () => ({ outcome: 'done' }), concurrency = 1) {
     const seen: Job[] = [];
     const settled: Array<{ id: string; s: Settled }> = [];
-    outbox.run((job) => { seen.push(job); return decide(job); }, { concurrency, onSettled: (job, s) => settled.push({ id: job.id, s }) });
+    outbox.run((job, context) => { seen.push(job); return decide(job, context); }, { concurrency, onSettled: (job, s) => settled.push({ id: job.id, s }) });
     return { seen, settled };
   }
 
@@ -495,6 +495,182 @@ describe('outbox', () => {
     }
     await Promise.all(pending);
     assert.ok(ctx.outbox.stats().fsyncs <= 2, `fsyncs: ${ctx.outbox.stats().fsyncs}`);
+  });
+
+  describe('markStarted and jobs in doubt', () => {
+    /** The journal's records as parsed from disk right now. */
+    const records = (dir: string) => parseJournal(readFileSync(join(dir, JOURNAL_FILE))).records as Array<{ t: string; id?: string }>;
+
+    /** What a SIGKILL at this instant would leave: the journal's bytes, copied into a fresh outbox dir. */
+    async function crashImage(dir: string): Promise<string> {
+      const tmp = await tempDir('sik-outbox-crash-');
+      cleanups.push(() => tmp.remove());
+      const copy = join(tmp.path, 'outbox');
+      mkdirSync(copy);
+      copyFileSync(join(dir, JOURNAL_FILE), join(copy, JOURNAL_FILE));
+      return copy;
+    }
+
+    /** Rejects once `signal` aborts (at once if it already has): a handler waiting for stop(). */
+    const untilAborted = (signal: AbortSignal) => new Promise<never>((_resolve, reject) => {
+      if (signal.aborted) reject(new Error('stopped'));
+      signal.addEventListener('abort', () => reject(new Error('stopped')));
+    });
+
+    /** Opens `dir` (a crash image), runs one job with `decide` and closes; returns the job as the handler saw it. */
+    async function runOnce(dir: string, clock: ManualClock, decide: Parameters<Outbox['run']>[0]): Promise<Job[]> {
+      const outbox = await openOutbox({ dir, clock, onWarning: () => undefined });
+      const seen: Job[] = [];
+      outbox.run((job, c) => { seen.push(job); return decide(job, c); });
+      await outbox.idle();
+      await outbox.close();
+      return seen;
+    }
+
+    it('writes one durable start record before the promise resolves, none for runs that never call it', T, async () => {
+      const ctx = await setup();
+      const { id } = await ctx.outbox.enqueue({ key: 'a', group: 'g', payload: 1 });
+      await ctx.outbox.enqueue({ key: 'b', group: 'g', payload: 2 });
+      const onDisk: Array<Array<{ t: string; id?: string }>> = [];
+      const flushesBefore = ctx.outbox.stats().flushes;
+      work(ctx.outbox, async (job, c) => {
+        if (job.key !== 'a') return { outcome: 'done' };
+        onDisk.push(records(ctx.dir).filter((r) => r.t === 'start'));
+        await c.markStarted();
+        onDisk.push(records(ctx.dir).filter((r) => r.t === 'start'));
+        await c.markStarted(); // idempotent within a run
+        return { outcome: 'done' };
+      });
+      await ctx.outbox.idle();
+      assert.deepEqual(onDisk[0], []);
+      assert.deepEqual(onDisk[1]?.map((r) => r.id), [id], 'on disk (fsync durability) when markStarted resolved');
+      assert.deepEqual(records(ctx.dir).map((r) => r.t), ['enq', 'enq', 'start', 'ack', 'ack']);
+      assert.equal(ctx.outbox.stats().flushes - flushesBefore, 3, 'one start, two acks: nothing for the run that did not call it');
+      const after = await ctx.reopen();
+      assert.equal(after.stats().done, 2);
+    });
+
+    it('a run killed between markStarted and its outcome leaves the job in doubt (counted across repeats); an outcome after a new marker clears it', T, async () => {
+      const ctx = await setup();
+      const { id } = await ctx.outbox.enqueue({ key: 'k', group: 'g', payload: 1 });
+      // Run 1: marker written, then the process "dies" (we copy the journal at that instant).
+      let image1 = '';
+      work(ctx.outbox, async (_job, c) => { await c.markStarted(); image1 = await crashImage(ctx.dir); return { outcome: 'done' }; });
+      await ctx.outbox.idle();
+      // Run 2, on the crash image: in doubt once; it marks again and dies again.
+      let image2 = '';
+      const run2 = await runOnce(image1, ctx.clock, async (_job, c) => { await c.markStarted(); image2 = await crashImage(image1); return { outcome: 'done' }; });
+      assert.deepEqual(run2.map((j) => [j.id, j.inDoubt, j.inDoubtCount, j.attempts]), [[id, true, 1, 0]]);
+      // Run 3: in doubt twice. It does NOT mark (e.g. a fetch before the effect failed): the doubt stays.
+      const later = () => ctx.clock.now() + 1000;
+      const run3 = await runOnce(image2, ctx.clock, () => ({ outcome: 'retry', reason: 'sentry 503', at: later() }));
+      assert.deepEqual(run3.map((j) => [j.inDoubt, j.inDoubtCount]), [[true, 2]]);
+      // Run 4: still in doubt twice (the retry record carried it), marks, fails: the doubt is settled.
+      ctx.clock.advance(1000);
+      const run4 = await runOnce(image2, ctx.clock, async (_job, c) => { await c.markStarted(); return { outcome: 'retry', reason: 'pushover 500', at: later() }; });
+      assert.deepEqual(run4.map((j) => [j.inDoubt, j.inDoubtCount, j.attempts]), [[true, 2, 1]]);
+      ctx.clock.advance(1000);
+      const run5 = await runOnce(image2, ctx.clock, () => ({ outcome: 'done' }));
+      assert.equal(run5.length, 1);
+      assert.equal(run5[0]?.inDoubt, undefined);
+      assert.equal(run5[0]?.inDoubtCount, undefined);
+      const final = inspectOutbox(image2);
+      assert.deepEqual([final.pending, final.done], [0, 1]);
+    });
+
+    it('a run stopped after markStarted is in doubt in the same process and after a reopen; a dead letter keeps the doubt until replayed', T, async () => {
+      const ctx = await setup();
+      await ctx.outbox.enqueue({ key: 'k', group: 'g', payload: 1 });
+      let marked!: () => void;
+      const isMarked = new Promise<void>((r) => { marked = r; });
+      ctx.outbox.run(async (_job, c) => {
+        await c.markStarted();
+        marked();
+        await untilAborted(c.signal);
+        return { outcome: 'done' };
+      });
+      await isMarked;
+      await ctx.outbox.stop();
+      // Same process: the requeued job is in doubt (what a reopen would see).
+      const seen: Job[] = [];
+      ctx.outbox.run((job) => { seen.push(job); return { outcome: 'dead', reason: 'not resent: in doubt' }; });
+      await ctx.outbox.idle();
+      assert.deepEqual(seen.map((j) => [j.inDoubt, j.inDoubtCount, j.attempts]), [[true, 1, 0]]);
+      // Dead without a marker of its own: the dead letter still says it is in doubt, across a reopen.
+      const outbox = await ctx.reopen();
+      const [dead] = outbox.deadLetters();
+      assert.deepEqual([dead?.inDoubt, dead?.inDoubtCount, dead?.lastError], [true, 1, 'not resent: in doubt']);
+      assert.equal(inspectOutbox(ctx.dir).deadLetters[0]?.inDoubt, true);
+      // A replay is the operator's decision to send: no longer in doubt.
+      assert.equal(await outbox.replay('all'), 1);
+      const again = work(outbox);
+      await outbox.idle();
+      assert.deepEqual(again.seen.map((j) => [j.inDoubt, j.attempts]), [[undefined, 0]]);
+    });
+
+    it('survives compaction: a job in doubt, and a marker of a run in flight at the compaction', T, async () => {
+      const ctx = await setup();
+      await ctx.outbox.enqueue({ key: 'doubt', group: 'g', payload: 1 });
+      await ctx.outbox.enqueue({ key: 'live', group: 'g', payload: 2 });
+      // Make 'doubt' in doubt: marker, then stop.
+      ctx.outbox.run(async (job, c) => {
+        if (job.key !== 'doubt') return new Promise(() => undefined); // never reached: concurrency 1, stopped first
+        await c.markStarted();
+        await untilAborted(c.signal);
+        return { outcome: 'done' };
+      });
+      while (!records(ctx.dir).some((r) => r.t === 'start')) await new Promise((r) => setImmediate(r));
+      await ctx.outbox.stop();
+      let outbox = await ctx.reopen();
+      // 'doubt' is in doubt; 'live' runs, marks, and a compaction happens while it is in flight; then it dies.
+      let image = '';
+      outbox.run(async (job, c) => {
+        if (job.key === 'doubt') return { outcome: 'retry', reason: 'later', at: ctx.clock.now() + 60_000 }; // no marker: doubt kept
+        await c.markStarted();
+        await outbox.compact();
+        image = await crashImage(ctx.dir);
+        return { outcome: 'done' };
+      }, { concurrency: 1 });
+      await outbox.idle();
+      assert.equal(outbox.stats().compactions, 1);
+      const types = records(image).map((r) => r.t);
+      assert.ok(!types.includes('start') && !types.includes('enq'), `compacted: ${types.join(',')}`);
+      outbox = await openOutbox({ dir: image, clock: ctx.clock });
+      cleanups.push(() => outbox.close());
+      ctx.clock.advance(60_000);
+      const seen = work(outbox).seen;
+      await outbox.idle();
+      assert.deepEqual(seen.map((j) => [j.key, j.inDoubt, j.inDoubtCount]).sort(), [['doubt', true, 1], ['live', true, 1]]);
+    });
+
+    it('loads journals written before start records existed, with nothing in doubt', T, async () => {
+      const ctx = await setup();
+      await ctx.outbox.close();
+      const old = [
+        { t: 'enq', id: 'a', key: 'ka', group: 'g', payload: 1, at: 0 },
+        { t: 'enq', id: 'b', key: 'kb', group: 'g', payload: 2, at: 0 },
+        { t: 'retry', id: 'a', attempts: 1, due: 0, error: '500' },
+        { t: 'meta', v: 1, done: 3, dropped: 0 },
+        { t: 'job', id: 'c', key: 'kc', group: 'g', payload: 3, enqueuedAt: 0, due: 0, attempts: 2, status: 'dead', deadAt: 5, lastError: 'bad' },
+        { t: 'dead', id: 'b', attempts: 1, error: '400', at: 1 },
+      ];
+      writeFileSync(join(ctx.dir, JOURNAL_FILE), old.map(encodeRecord).join(''));
+      const outbox = await ctx.reopen();
+      assert.deepEqual(outbox.deadLetters().map((d) => [d.id, d.inDoubt]), [['b', undefined], ['c', undefined]]);
+      const w = work(outbox);
+      await outbox.idle();
+      assert.deepEqual(w.seen.map((j) => [j.id, j.attempts, j.inDoubt, 'inDoubtCount' in j]), [['a', 1, undefined, false]]);
+    });
+
+    it('rejects markStarted after the run has ended', T, async () => {
+      const ctx = await setup();
+      await ctx.outbox.enqueue({ key: 'k', group: 'g', payload: 1 });
+      let late: (() => Promise<void>) | undefined;
+      work(ctx.outbox, (_job, c) => { late = c.markStarted; return { outcome: 'done' }; });
+      await ctx.outbox.idle();
+      await assert.rejects(late!(), /after the run ended/);
+      assert.ok(!records(ctx.dir).some((r) => r.t === 'start'));
+    });
   });
 
   it('rejects bad input and use after close clearly', T, async () => {

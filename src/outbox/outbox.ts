@@ -98,6 +98,13 @@ export interface Job {
   /** Failed attempts so far (0 on the first run). */
   attempts: number;
   lastError?: string;
+  /**
+   * Present when an earlier run called `markStarted` and then ended without an outcome (the process was
+   * killed, or the worker stopped): its side effect may or may not have happened. See docs/outbox.md.
+   */
+  inDoubt?: true;
+  /** How many such runs there were since the last outcome of a run that called `markStarted` (≥ 1 when `inDoubt`). */
+  inDoubtCount?: number;
 }
 
 /** What a handler decides. Throwing counts as `retry` with the error's message as reason. */
@@ -115,8 +122,32 @@ export type Settled =
   /** The job's group was dropped while it ran: the outcome was discarded. */
   | { outcome: 'dropped' };
 
-/** Runs a job. `signal` aborts when the worker is stopping; a run cut short that way is not counted. */
-export type Handler = (job: Job, context: { signal: AbortSignal }) => Outcome | Promise<Outcome>;
+/** What a handler gets besides the job. */
+export interface RunContext {
+  /** Aborts when the worker is stopping; a run cut short that way is not counted as an attempt. */
+  signal: AbortSignal;
+  /**
+   * Durably records that this run is about to perform its non-idempotent side effect (a `start` journal
+   * record, group-committed with other writes); resolves once it is on disk. Call it right before the
+   * effect, after any idempotent preparation. If the run then ends without an outcome (crash, stop), the
+   * job's next run sees `job.inDoubt` and can choose to repeat the effect or not; an outcome of this run
+   * clears the doubt. Calling it again in the same run writes nothing more. Runs that never call it cost
+   * nothing extra. Rejects after the run has ended or when the journal has failed (then do not perform the effect).
+   *
+   * @example
+   * outbox.run(async (job, { markStarted }) => {
+   *   if (job.inDoubt) log.warn('may already have been sent', { id: job.id });
+   *   const data = await fetchDetails(job.payload);   // idempotent
+   *   await markStarted();
+   *   await sendNotification(data);                   // not idempotent
+   *   return { outcome: 'done' };
+   * });
+   */
+  markStarted(): Promise<void>;
+}
+
+/** Runs a job. A run cut short by `signal` (stop) is not counted as an attempt. */
+export type Handler = (job: Job, context: RunContext) => Outcome | Promise<Outcome>;
 
 /** Options for `run`. */
 export interface RunOptions {
@@ -234,6 +265,10 @@ async function syncDir(dir: string): Promise<void> {
 function jobView(job: JobState): Job {
   const view: Job = { id: job.id, key: job.key, group: job.group, payload: job.payload, enqueuedAt: job.enqueuedAt, attempts: job.attempts };
   if (job.lastError !== undefined) view.lastError = job.lastError;
+  if (job.inDoubt) {
+    view.inDoubt = true;
+    view.inDoubtCount = job.inDoubt;
+  }
   return view;
 }
 
@@ -697,19 +732,32 @@ class FileOutbox implements Outbox {
     this.inFlight.set(job.id, token);
     const view = jobView(job);
     const signal = this.abort.signal;
+    let ended = false;
+    let started: Promise<void> | undefined;
+    const markStarted = (): Promise<void> => {
+      if (ended) return Promise.reject(new Error('markStarted called after the run ended'));
+      started ??= this.append([{ t: 'start', id: job.id, at: this.clock.now() }]).then(() => undefined);
+      return started;
+    };
     try {
       let outcome: Outcome;
       try {
-        const result = await handler(view, { signal });
+        const result = await handler(view, { signal, markStarted });
         outcome = isOutcome(result) ? result : { outcome: 'retry', reason: 'handler returned no valid outcome' };
       } catch (err) {
         if (signal.aborted) {
-          // Cut short by stop(): not the job's fault, so no attempt is recorded.
+          // Cut short by stop(): not the job's fault, so no attempt is recorded. A start marker the handler
+          // did not wait for is applied first, so the requeued job is in doubt as a reopen would see it.
+          ended = true;
+          await started?.catch(() => undefined);
           this.state.requeue(job.id);
           return;
         }
         outcome = { outcome: 'retry', reason: errorMessage(err) };
       }
+      ended = true;
+      // A marker the handler did not wait for must not fail silently: the effect may have run without it.
+      if (started) await started;
       const settled = await this.settle(job, outcome);
       try { this.runOptions.onSettled?.(view, settled); } catch { /* observers must not break the worker */ }
     } catch {
@@ -728,15 +776,18 @@ class FileOutbox implements Outbox {
       return changed ? { outcome: 'done' } : { outcome: 'dropped' };
     }
     const reason = errorMessage(outcome.reason);
+    // A run that called markStarted has dealt with any earlier doubt; one that did not passes it on.
+    const current = this.state.jobs.get(job.id);
+    const doubt = current?.started === undefined && current?.inDoubt ? { inDoubt: current.inDoubt } : {};
     const counts = outcome.outcome === 'dead' || outcome.countAttempt !== false;
     const attempts = job.attempts + (counts ? 1 : 0);
     if (outcome.outcome === 'dead' || attempts >= this.retry.maxAttempts) {
       const why = outcome.outcome === 'dead' ? reason : `gave up after ${attempts} attempts: ${reason}`;
-      const changed = await this.append([{ t: 'dead', id: job.id, attempts, error: why, at: now }]);
+      const changed = await this.append([{ t: 'dead', id: job.id, attempts, error: why, at: now, ...doubt }]);
       return changed ? { outcome: 'dead', attempts, reason: why } : { outcome: 'dropped' };
     }
     const due = outcome.at ?? now + backoffMs(attempts, this.retry, this.random);
-    const changed = await this.append([{ t: 'retry', id: job.id, attempts, due, error: reason }]);
+    const changed = await this.append([{ t: 'retry', id: job.id, attempts, due, error: reason, ...doubt }]);
     return changed ? { outcome: 'retry', due, attempts, reason } : { outcome: 'dropped' };
   }
 
@@ -818,6 +869,7 @@ function loadJournal(dir: string, warn: (m: string) => void, clock: Clock, repai
   }
   const state = new OutboxState();
   for (const rec of parsed.records) state.apply(rec as JournalRecord);
+  state.interruptStarted(); // no run is in progress at open: a marker without an outcome is in doubt
   return { state, bytes: parsed.validBytes, fileBytes: damaged ? parsed.validBytes : buf.length, recovered: parsed.damagedBytes, existed };
 }
 

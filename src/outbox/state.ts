@@ -18,6 +18,18 @@ export interface JobState {
   lastError?: string;
   status: 'pending' | 'dead';
   deadAt?: number;
+  /**
+   * Set by a `start` record: the current run said it is about to perform its non-idempotent side effect
+   * (epoch ms). Cleared by the run's outcome. Still set when the journal is reopened means the run was cut
+   * short in between: `interruptStarted` turns it into one more `inDoubt`.
+   */
+  started?: number;
+  /**
+   * Earlier runs that started their side effect and never recorded an outcome (a crash, or a stop, between
+   * `markStarted` and the outcome): the effect may or may not have happened. Cleared by an outcome of a run
+   * that itself called `markStarted` (the handler has dealt with the doubt), or by a replay.
+   */
+  inDoubt?: number;
 }
 
 /** A dedupe entry: the job a key was enqueued as, and how that job ended (absent while it is live). */
@@ -31,13 +43,27 @@ export interface KeyEntry {
 export type JournalRecord =
   | { t: 'enq'; id: string; key: string; group: string; payload: unknown; at: number }
   | { t: 'ack'; id: string; at: number }
-  | { t: 'retry'; id: string; attempts: number; due: number; error: string }
-  | { t: 'dead'; id: string; attempts: number; error: string; at: number }
+  /** `inDoubt`: the count the job keeps (absent = 0; see {@link JobState.inDoubt}). */
+  | { t: 'retry'; id: string; attempts: number; due: number; error: string; inDoubt?: number }
+  | { t: 'dead'; id: string; attempts: number; error: string; at: number; inDoubt?: number }
+  /** The run of job `id` is about to perform its side effect (`markStarted`). */
+  | { t: 'start'; id: string; at: number }
   | { t: 'drop'; group: string; at: number }
   | { t: 'replay'; id: string; at: number }
   | { t: 'meta'; v: 1; done: number; dropped: number }
   | { t: 'key'; key: string; id: string; at: number; end?: 'done' | 'dropped' }
   | ({ t: 'job' } & JobState);
+
+/** `job` with its in-doubt count set to `n` and its start marker cleared (an outcome was recorded). */
+function withDoubt(job: JobState, n: number | undefined): JobState {
+  const { started: _s, inDoubt: _i, ...rest } = job;
+  return n ? { ...rest, inDoubt: n } : rest;
+}
+
+/** `job` after a run that called `markStarted` ended without an outcome. */
+function interrupted(job: JobState): JobState {
+  return withDoubt(job, (job.inDoubt ?? 0) + 1);
+}
 
 interface HeapEntry { due: number; seq: number; id: string; version: number }
 
@@ -128,19 +154,30 @@ export class OutboxState {
       case 'retry': {
         const job = this.jobs.get(rec.id);
         if (!job || job.status !== 'pending') return 0;
-        this.putJob({ ...job, attempts: rec.attempts, due: rec.due, lastError: rec.error });
+        this.putJob(withDoubt({ ...job, attempts: rec.attempts, due: rec.due, lastError: rec.error }, rec.inDoubt));
         return 1;
       }
       case 'dead': {
         const job = this.jobs.get(rec.id);
         if (!job) return 0;
-        this.putJob({ ...job, status: 'dead', attempts: rec.attempts, lastError: rec.error, deadAt: rec.at });
+        this.putJob(withDoubt({ ...job, status: 'dead', attempts: rec.attempts, lastError: rec.error, deadAt: rec.at }, rec.inDoubt));
+        return 1;
+      }
+      case 'start': {
+        const job = this.jobs.get(rec.id);
+        if (!job || job.status !== 'pending') return 0;
+        // A marker still set from an earlier run means that run ended without an outcome: one more doubt.
+        // (A running outbox clears it before the next run; only a replayed journal gets here with one.)
+        const next = job.started === undefined ? { ...job } : withDoubt({ ...job }, (job.inDoubt ?? 0) + 1);
+        next.started = rec.at;
+        this.putJob(next);
         return 1;
       }
       case 'replay': {
         const job = this.jobs.get(rec.id);
         if (!job || job.status !== 'dead') return 0;
-        const { deadAt: _d, ...rest } = job;
+        // The operator asks for the job to run again: whatever doubt it carried is theirs to have weighed.
+        const { deadAt: _d, inDoubt: _i, ...rest } = job;
         this.putJob({ ...rest, status: 'pending', attempts: 0, due: rec.at });
         return 1;
       }
@@ -196,10 +233,21 @@ export class OutboxState {
     return this.jobs.get(top.id);
   }
 
-  /** Puts a job taken with `takeDue` back in the queue unchanged (its run was abandoned, e.g. on stop). */
+  /**
+   * Puts a job taken with `takeDue` back in the queue (its run was abandoned, e.g. on stop). A run that had
+   * called `markStarted` leaves the job in doubt, exactly as a reopen of the journal would see it.
+   */
   requeue(id: string): void {
     const job = this.jobs.get(id);
-    if (job?.status === 'pending') this.putJob(job);
+    if (job?.status === 'pending') this.putJob(job.started === undefined ? job : interrupted(job));
+  }
+
+  /**
+   * Turns every start marker without an outcome into one more `inDoubt` (see {@link JobState.started}).
+   * Called once after a journal is replayed at open, when no run can be in progress.
+   */
+  interruptStarted(): void {
+    for (const job of [...this.jobs.values()]) if (job.started !== undefined) this.putJob(interrupted(job));
   }
 
   /** The earliest due time among queued jobs, or undefined when none are queued. */
