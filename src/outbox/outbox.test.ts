@@ -532,20 +532,25 @@ describe('outbox', () => {
       const { id } = await ctx.outbox.enqueue({ key: 'a', group: 'g', payload: 1 });
       await ctx.outbox.enqueue({ key: 'b', group: 'g', payload: 2 });
       const onDisk: Array<Array<{ t: string; id?: string }>> = [];
-      const flushesBefore = ctx.outbox.stats().flushes;
-      work(ctx.outbox, async (job, c) => {
-        if (job.key !== 'a') return { outcome: 'done' };
+      const appendsBefore = ctx.outbox.stats().appends;
+      let release!: () => void;
+      const held = new Promise<void>((r) => { release = r; });
+      const w = work(ctx.outbox, async (job, c) => {
+        if (job.key !== 'a') { await held; return { outcome: 'done' }; }
         onDisk.push(records(ctx.dir).filter((r) => r.t === 'start'));
         await c.markStarted();
         onDisk.push(records(ctx.dir).filter((r) => r.t === 'start'));
         await c.markStarted(); // idempotent within a run
         return { outcome: 'done' };
-      });
+      }, 3);
+      while (onDisk.length < 2) await new Promise((r) => setImmediate(r));
+      release();
       await ctx.outbox.idle();
+      assert.deepEqual(w.seen.map((j) => j.key).sort(), ['a', 'b'], 'a marker does not put a running job back in the queue (concurrency 3)');
       assert.deepEqual(onDisk[0], []);
       assert.deepEqual(onDisk[1]?.map((r) => r.id), [id], 'on disk (fsync durability) when markStarted resolved');
       assert.deepEqual(records(ctx.dir).map((r) => r.t), ['enq', 'enq', 'start', 'ack', 'ack']);
-      assert.equal(ctx.outbox.stats().flushes - flushesBefore, 3, 'one start, two acks: nothing for the run that did not call it');
+      assert.equal(ctx.outbox.stats().appends - appendsBefore, 3, 'one start, two acks: nothing for the run that did not call it');
       const after = await ctx.reopen();
       assert.equal(after.stats().done, 2);
     });

@@ -170,7 +170,9 @@ export class OutboxState {
         // (A running outbox clears it before the next run; only a replayed journal gets here with one.)
         const next = job.started === undefined ? { ...job } : withDoubt({ ...job }, (job.inDoubt ?? 0) + 1);
         next.started = rec.at;
-        this.putJob(next);
+        // Not putJob: the job is running (taken off the queue), and a marker changes nothing about when it
+        // runs. Replaying a journal, its queue entry stays valid (same due, same version).
+        this.jobs.set(next.id, next);
         return 1;
       }
       case 'replay': {

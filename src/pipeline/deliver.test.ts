@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatIssueNotification } from '../pushover/format.ts';
 import type { PushoverMessage } from '../pushover/types.ts';
-import { deliver, issueForJob, type DeliverPorts, type FetchResult, type SendResult } from './deliver.ts';
+import { deliver, IN_DOUBT_REASON, issueForJob, type DeliverPorts, type FetchResult, type SendResult } from './deliver.ts';
 import { jobFromWebhook, type NotificationJob } from './job.ts';
 import { issueData } from './testing.ts';
 
@@ -54,6 +54,32 @@ describe('deliver', () => {
     assert.equal((await deliver(noTitle, ports({ ok: false, class: 'missing', error: '404' }, { ok: true }))).kind, 'dead');
     const throwing: DeliverPorts = { ...ports({ ok: true, issue: {} }, { ok: true }), send: async () => { throw new Error('boom'); } };
     assert.deepEqual(await deliver(job(), throwing), { kind: 'retry', error: 'unexpected: boom' });
+  });
+
+  it('marks the send as started right before it; a job in doubt is resent (announced) or dead-lettered unsent', async () => {
+    const calls: string[] = [];
+    const traced = (): DeliverPorts => ({
+      fetchIssue: async () => { calls.push('fetch'); return { ok: true, issue: {} }; },
+      format: (issue, j) => { calls.push('format'); return formatIssueNotification(issue, { tags: j.key }); },
+      markStarted: async () => { calls.push('mark'); },
+      resending: () => { calls.push('resending'); },
+      send: async () => { calls.push('send'); return { ok: true }; },
+    });
+    const run = async (options: Parameters<typeof deliver>[2]) => { calls.length = 0; return [(await deliver(job(), traced(), options)).kind, calls.join(',')]; };
+    assert.deepEqual(await run({}), ['done', 'fetch,format,mark,send']);
+    assert.deepEqual(await run({ inDoubt: false, onInDoubt: 'dead-letter' }), ['done', 'fetch,format,mark,send']);
+    assert.deepEqual(await run({ inDoubt: true }), ['done', 'fetch,format,mark,resending,send']);
+    assert.deepEqual(await run({ inDoubt: true, onInDoubt: 'resend' }), ['done', 'fetch,format,mark,resending,send']);
+    assert.deepEqual(await run({ inDoubt: true, onInDoubt: 'dead-letter' }), ['dead', '']);
+    assert.deepEqual(await deliver(job(), traced(), { inDoubt: true, onInDoubt: 'dead-letter' }), { kind: 'dead', error: IN_DOUBT_REASON });
+    // A fetch that fails before the send marks nothing (the doubt, if any, is left for the next run).
+    calls.splice(0);
+    assert.equal((await deliver(job(), { ...traced(), fetchIssue: async () => ({ ok: false, class: 'retry', error: '503' }) }, { inDoubt: true })).kind, 'retry');
+    assert.deepEqual(calls, []);
+    // A marker that cannot be written: no send.
+    calls.splice(0);
+    const unmarked = await deliver(job(), { ...traced(), markStarted: async () => { throw new Error('journal failed'); } });
+    assert.deepEqual([unmarked.kind, calls.join(',')], ['retry', 'fetch,format']);
   });
 
   it('labels non-created actions in the title', () => {

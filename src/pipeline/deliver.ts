@@ -10,6 +10,10 @@
  * | Pushover 5xx, network, timeout, HTML 429            | retry (≥ the client's minimum delay) |
  * | Pushover quota 429                                  | retry at `X-Limit-App-Reset` (not counted as a failure of the job) |
  * | Pushover 4xx / `status≠1`                           | dead letter, never retried |
+ * | in doubt (an earlier send was cut short before its outcome was recorded) | `resend` (default): send again; `dead-letter`: dead letter, nothing sent |
+ *
+ * Before every send `ports.markStarted` durably records that the send is starting (after the issue fetch,
+ * which is idempotent and may be repeated freely): a crash after it leaves the job in doubt for its next run.
  *
  * @example
  * const outcome = await deliver(job, { fetchIssue, send, format });
@@ -37,6 +41,20 @@ export type Outcome =
   | { kind: 'retry'; error: string; notBefore?: number; pause?: boolean }
   | { kind: 'dead'; error: string };
 
+/**
+ * What to do with a job in doubt: an earlier run started its Pushover request and ended without a recorded
+ * outcome (the process died or was stopped), so the message may or may not have been delivered. Pushover
+ * has no idempotency key, so no choice is exact: `resend` (default) is at-least-once (a possible duplicate
+ * message), `dead-letter` is at-most-once (a possibly missing message, left for an operator to replay).
+ */
+export type InDoubtPolicy = 'resend' | 'dead-letter';
+
+/** The NOTIFY_IN_DOUBT values, default first. */
+export const IN_DOUBT_POLICIES: readonly InDoubtPolicy[] = ['resend', 'dead-letter'];
+
+/** The dead-letter reason of a job not resent because it was in doubt (it starts with "in doubt"). */
+export const IN_DOUBT_REASON = 'in doubt: an earlier send was interrupted before its result was recorded, so the notification may already have been delivered; not resent (NOTIFY_IN_DOUBT=dead-letter), replay it to send it again';
+
 /** The ports {@link deliver} needs. */
 export interface DeliverPorts {
   /** Fetches the issue for a job (a valid token, then the org-scoped issue endpoint). */
@@ -44,6 +62,24 @@ export interface DeliverPorts {
   /** Formats the notification; the dedupe key goes into `tags`. */
   format(issue: SentryIssueLike, job: NotificationJob): PushoverMessage;
   send(message: PushoverMessage, job: NotificationJob): Promise<SendResult>;
+  /**
+   * Durably records that a send is about to start (the outbox's `markStarted`); resolves once it is on
+   * disk. A rejection means the journal cannot record it: the send is not made (the job is retried).
+   */
+  markStarted?(): Promise<void>;
+  /**
+   * Called for a job in doubt under the `resend` policy, after `markStarted` and right before the send
+   * (the pipeline logs and counts it there, so the line exists before the possible duplicate does).
+   */
+  resending?(job: NotificationJob): Promise<void> | void;
+}
+
+/** How {@link deliver} treats a job whose earlier send may have happened. */
+export interface DeliverOptions {
+  /** The outbox says an earlier run of this job was interrupted after `markStarted` (see `Job.inDoubt`). */
+  inDoubt?: boolean;
+  /** Default `resend`. */
+  onInDoubt?: InDoubtPolicy;
 }
 
 const ACTION_LABEL: Record<string, string> = {
@@ -82,8 +118,12 @@ export function issueForJob(job: NotificationJob, fetched?: SentryIssueLike): Se
   return merged;
 }
 
-/** Runs one job to an outcome. Never throws: an unexpected error is a retry. */
-export async function deliver(job: NotificationJob, ports: DeliverPorts): Promise<Outcome> {
+/**
+ * Runs one job to an outcome. Never throws: an unexpected error is a retry. A job in doubt under
+ * `dead-letter` is dead-lettered with {@link IN_DOUBT_REASON} before anything is fetched or sent.
+ */
+export async function deliver(job: NotificationJob, ports: DeliverPorts, options: DeliverOptions = {}): Promise<Outcome> {
+  if (options.inDoubt && options.onInDoubt === 'dead-letter') return { kind: 'dead', error: IN_DOUBT_REASON };
   try {
     let fetched: SentryIssueLike | undefined;
     if (job.issueId) {
@@ -94,6 +134,8 @@ export async function deliver(job: NotificationJob, ports: DeliverPorts): Promis
       else if (!job.snapshot.title) return { kind: 'dead', error: `sentry: ${result.error}; webhook has no title to fall back on` };
     }
     const message = ports.format(issueForJob(job, fetched), job);
+    await ports.markStarted?.();
+    if (options.inDoubt) await ports.resending?.(job);
     const sent = await ports.send(message, job);
     if (sent.ok) return { kind: 'done', request: sent.request };
     if (sent.class === 'permanent') return { kind: 'dead', error: `pushover: ${sent.error}` };

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, describe, it } from 'node:test';
 import { request } from 'undici';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PUSHOVER_EMULATOR_TOKEN, PUSHOVER_EMULATOR_USER } from '../../conformance/pushover.ts';
+import { ConfigError } from '../config.ts';
+import { parseJournal } from '../outbox/journal.ts';
+import { JOURNAL_FILE } from '../outbox/outbox.ts';
 import { codePointLength } from '../pushover/limits.ts';
+import { IN_DOUBT_REASON } from './deliver.ts';
+import { inDoubtPolicyFromEnv, openPipeline, PipelineEnvError, RESENT_MSG, type Pipeline } from './pipeline.ts';
+import { openServePipeline } from './serve.ts';
 import { startPipelineStack, type PipelineStack } from './harness.ts';
 import { issueData, signedWebhook } from './testing.ts';
 
@@ -215,5 +224,105 @@ describe('issue webhook → outbox → Sentry API → Pushover, end to end', () 
     assert.equal(res.status, 200);
     assert.equal(JSON.parse(res.body).ignored, 'unknown installation');
     assert.equal(s.pipeline.outbox.stats().pending, 0);
+  });
+
+
+  /**
+   * Makes the next issue's job in doubt the way a SIGKILL would: while its Pushover request is on the
+   * wire (start marker durable, no outcome yet) the journal is copied; the original run then completes.
+   * Returns the copy, which a second pipeline opens as its outbox — the restarted process.
+   */
+  async function crashMidSend(s: PipelineStack, installationId: string): Promise<{ issueId: string; image: string }> {
+    s.pushover.inject({ kind: 'latency', ms: 1500 });
+    const { issueId } = await s.stack.emulator.emitIssue({ installationId });
+    const journal = join(s.stack.config.dataDir, 'outbox', JOURNAL_FILE);
+    const hasStart = () => parseJournal(readFileSync(journal)).records.some((r) => (r as { t: string }).t === 'start');
+    await s.waitFor(hasStart, 'the start marker');
+    const image = join(s.stack.dataDir, 'crash-image');
+    mkdirSync(image);
+    copyFileSync(journal, join(image, JOURNAL_FILE));
+    await s.waitFor(() => messagesFor(s, installationId, issueId).length === 1, 'the first send', 15_000);
+    await s.pipeline.outbox.idle();
+    await s.pipeline.stop();
+    assert.ok(!parseJournal(readFileSync(join(image, JOURNAL_FILE))).records.some((r) => (r as { t: string }).t === 'ack'), 'copied before the ack');
+    return { issueId, image };
+  }
+
+  /** The restarted process: a second pipeline on the same store and emulators, its outbox on `image`. */
+  function restartOn(s: PipelineStack, image: string, env: Record<string, string> = {}): Promise<Pipeline> {
+    return openPipeline({
+      config: s.stack.config,
+      env: { PUSHOVER_TOKEN: PUSHOVER_EMULATOR_TOKEN, PUSHOVER_USER: PUSHOVER_EMULATOR_USER, PUSHOVER_RETRY_MIN_MS: '20', PUSHOVER_URL: s.pushover.url, OUTBOX_DIR: image, ...env },
+      store: s.stack.store, api: s.stack.api, tokens: () => s.stack.app.tokens,
+      clock: s.stack.emulator.clock, logger: s.stack.logger, outbox: { durability: 'none' },
+    });
+  }
+
+  const resendLines = (s: PipelineStack) => s.stack.logger.records().filter((r) => r['msg'] === RESENT_MSG);
+
+  it('in doubt after a crash mid-send, NOTIFY_IN_DOUBT unset (resend): sent again once, warned with the key, counted', { timeout: 60_000 }, async () => {
+    const s = await fresh();
+    const id = await s.install();
+    const { issueId, image } = await crashMidSend(s, id);
+    assert.deepEqual(resendLines(s), []);
+    const again = await restartOn(s, image);
+    try {
+      again.start();
+      await s.waitFor(() => messagesFor(s, id, issueId).length === 2, 'the resend');
+      await again.outbox.idle();
+      const [line, ...more] = resendLines(s);
+      assert.deepEqual(more, []);
+      assert.equal(line?.['level'], 'warn');
+      assert.equal(line?.['dedupeKey'], `${id}:issue:created:${issueId}`);
+      assert.equal(line?.['interruptedSends'], 1);
+      assert.deepEqual(again.health().inDoubt, { resent: 1, deadLettered: 0 });
+      assert.deepEqual([again.outbox.stats().done, again.outbox.stats().dead], [1, 0]);
+      const sent = s.stack.logger.records().filter((r) => r['msg'] === 'notification sent');
+      assert.equal(sent.at(-1)?.['dedupeKey'], `${id}:issue:created:${issueId}`, 'the job key is logged, not redacted');
+    } finally {
+      await again.close();
+    }
+    const health = await request(`${s.stack.url}/healthz`).then((r) => r.body.json()) as { pipeline: { inDoubt: unknown } };
+    assert.deepEqual(health.pipeline.inDoubt, { resent: 0, deadLettered: 0 }, 'the first process saw nothing in doubt');
+  });
+
+  it('in doubt with NOTIFY_IN_DOUBT=dead-letter: not sent, dead-lettered as possibly delivered, counted; a replay sends it', { timeout: 60_000 }, async () => {
+    const s = await fresh();
+    const id = await s.install();
+    const { issueId, image } = await crashMidSend(s, id);
+    const again = await restartOn(s, image, { NOTIFY_IN_DOUBT: 'dead-letter' });
+    try {
+      again.start();
+      await again.outbox.idle();
+      assert.equal(messagesFor(s, id, issueId).length, 1);
+      assert.equal(s.stack.emulator.requests({ endpoint: 'issue' }).length, 1, 'nothing fetched for the dead letter');
+      const [dead, ...more] = again.outbox.deadLetters();
+      assert.deepEqual(more, []);
+      assert.equal(dead?.key, `${id}:issue:created:${issueId}`);
+      assert.equal(dead?.lastError, IN_DOUBT_REASON);
+      assert.match(dead?.lastError ?? '', /^in doubt: .*may already have been delivered/);
+      assert.equal(dead?.inDoubt, true);
+      assert.deepEqual(again.health().inDoubt, { resent: 0, deadLettered: 1 });
+      assert.equal(again.health().deadLetters, 1);
+      // The operator decides to send it after all.
+      assert.equal(await again.outbox.replay('all'), 1);
+      await s.waitFor(() => messagesFor(s, id, issueId).length === 2, 'the replayed send');
+      await again.outbox.idle();
+      assert.deepEqual(resendLines(s), [], 'a replay is not an in-doubt resend');
+      assert.deepEqual(again.health().inDoubt, { resent: 0, deadLettered: 1 });
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('NOTIFY_IN_DOUBT with another value is a configuration error naming the variable (serve exits 2)', T, async () => {
+    const s = await fresh({ startWorker: false });
+    for (const bad of ['resent', 'at-most-once', 'dead_letter']) {
+      await assert.rejects(restartOn(s, join(s.stack.dataDir, 'x'), { NOTIFY_IN_DOUBT: bad }), (e: Error) => e instanceof PipelineEnvError && e.message === 'NOTIFY_IN_DOUBT must be one of resend, dead-letter');
+    }
+    await assert.rejects(openServePipeline({ config: s.stack.config, env: { PUSHOVER_TOKEN: PUSHOVER_EMULATOR_TOKEN, PUSHOVER_USER: PUSHOVER_EMULATOR_USER, NOTIFY_IN_DOUBT: 'x' }, store: s.stack.store, api: s.stack.api, tokens: () => s.stack.app.tokens }), ConfigError);
+    assert.equal(inDoubtPolicyFromEnv({ NOTIFY_IN_DOUBT: ' Dead-Letter ' }), 'dead-letter');
+    assert.equal(inDoubtPolicyFromEnv({ NOTIFY_IN_DOUBT: '' }), 'resend');
+    assert.equal(inDoubtPolicyFromEnv({}), 'resend');
   });
 });

@@ -11,19 +11,20 @@
  * // shutdown: await pipeline.stop(); await app.close(); await pipeline.close();
  */
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
-import { openOutbox, type Job, type Outbox, type Outcome as OutboxOutcome, type OutboxOptions } from '../outbox/outbox.ts';
+import { openOutbox, type Job, type Outbox, type Outcome as OutboxOutcome, type OutboxOptions, type RunContext } from '../outbox/outbox.ts';
 import { createPushoverClient, pushoverOptionsFromEnv, type PushoverClient, type PushoverClientOptions } from '../pushover/client.ts';
 import { formatIssueNotification, type SentryIssueLike } from '../pushover/format.ts';
 import { SentryApiError, type SentryApi } from '../sentry/api.ts';
 import { NeedsReauthError, UnknownInstallationError, type TokenManager } from '../sentry/tokens.ts';
 import type { WebhookHandler, WebhookReply } from '../server/app.ts';
 import type { InstallationStore } from '../store/types.ts';
-import { deliver, type DeliverPorts, type FetchResult, type SendResult } from './deliver.ts';
+import { deliver, IN_DOUBT_POLICIES, type DeliverPorts, type FetchResult, type InDoubtPolicy, type SendResult } from './deliver.ts';
 import { parseNotifyEvents } from './events.ts';
 import { createIngest, type Ingest } from './ingest.ts';
 import { asJob, type NotificationJob } from './job.ts';
@@ -33,7 +34,7 @@ export interface PipelineOptions {
   config: Config;
   /**
    * Environment for the pipeline's own variables: NOTIFY_EVENTS, OUTBOX_DIR, NOTIFY_CONCURRENCY,
-   * NOTIFY_HTML, and the PUSHOVER_* variables read by `pushoverOptionsFromEnv`.
+   * NOTIFY_HTML, NOTIFY_IN_DOUBT, and the PUSHOVER_* variables read by `pushoverOptionsFromEnv`.
    */
   env?: Record<string, string | undefined>;
   store: InstallationStore;
@@ -58,6 +59,11 @@ export interface PipelineHealth {
   deadLetters: number;
   outbox: { pending: number; inFlight: number; done: number; dropped: number; oldestPendingAt?: number };
   pushover: { limit?: number; remaining?: number; reset?: number; lowQuota: boolean; pausedUntil?: number };
+  /**
+   * Jobs found in doubt since start (an earlier send cut short before its result was recorded), by what
+   * NOTIFY_IN_DOUBT did with them: sent again, or dead-lettered without sending.
+   */
+  inDoubt: { resent: number; deadLettered: number };
 }
 
 /** The wired pipeline. */
@@ -143,6 +149,31 @@ function positiveInt(env: Record<string, string | undefined>, name: string, fall
 }
 
 /**
+ * NOTIFY_IN_DOUBT: what to do with a job whose earlier send may have been delivered (see
+ * {@link InDoubtPolicy}). Blank or unset → `resend`.
+ *
+ * @example
+ * inDoubtPolicyFromEnv({ NOTIFY_IN_DOUBT: 'dead-letter' }) // 'dead-letter'
+ */
+export function inDoubtPolicyFromEnv(env: Record<string, string | undefined>): InDoubtPolicy {
+  const raw = env.NOTIFY_IN_DOUBT?.trim().toLowerCase();
+  if (!raw) return 'resend';
+  const policy = IN_DOUBT_POLICIES.find((p) => p === raw);
+  if (!policy) throw new PipelineEnvError(`NOTIFY_IN_DOUBT must be one of ${IN_DOUBT_POLICIES.join(', ')}`);
+  return policy;
+}
+
+/**
+ * How long a resend waits after logging its warning: the default stdout logger gathers lines for up to
+ * 10 ms, and the line must be out before the possible duplicate is, even if the process is killed next.
+ * Only in-doubt resends pay it (a few per crash).
+ */
+const RESEND_LOG_FLUSH_MS = 25;
+
+/** The warning logged (with the job's `dedupeKey`) right before an in-doubt job is sent again. */
+export const RESENT_MSG = 'notification resent after an interrupted send';
+
+/**
  * Opens the outbox and the Pushover client and builds the hooks. Throws on a bad NOTIFY_EVENTS or
  * PUSHOVER_* value (never echoing a key), or when the outbox is locked by another process.
  */
@@ -154,6 +185,8 @@ export async function openPipeline(options: PipelineOptions): Promise<Pipeline> 
   const events = parseNotifyEvents(env.NOTIFY_EVENTS);
   const concurrency = positiveInt(env, 'NOTIFY_CONCURRENCY', 2);
   const html = ['1', 'true', 'yes', 'on'].includes((env.NOTIFY_HTML ?? '').trim().toLowerCase());
+  const onInDoubt = inDoubtPolicyFromEnv(env);
+  const inDoubt = { resent: 0, deadLettered: 0 };
   const pushoverOptions: PushoverClientOptions = {
     ...pushoverOptionsFromEnv({
       ...env,
@@ -194,8 +227,15 @@ export async function openPipeline(options: PipelineOptions): Promise<Pipeline> 
     },
   });
 
-  function ports(attempts: number): DeliverPorts {
+  function ports(job: Job, markStarted: () => Promise<void>, jlog: Logger): DeliverPorts {
+    const attempts = job.attempts;
     return {
+      markStarted,
+      async resending() {
+        inDoubt.resent++;
+        jlog.warn(RESENT_MSG, { interruptedSends: job.inDoubtCount ?? 1 });
+        await sleep(RESEND_LOG_FLUSH_MS);
+      },
       async fetchIssue(job: NotificationJob) {
         try {
           const answer = await options.tokens().withToken(job.installationId, async (token, record) => {
@@ -226,11 +266,13 @@ export async function openPipeline(options: PipelineOptions): Promise<Pipeline> 
     };
   }
 
-  async function handle(job: Job): Promise<OutboxOutcome> {
+  async function handle(job: Job, context: RunContext): Promise<OutboxOutcome> {
     const payload = asJob(job.payload);
     if (!payload) return { outcome: 'dead', reason: 'unreadable job payload' };
-    const jlog = log.child({ installation: payload.installationId, key: payload.key, attempt: job.attempts + 1 });
-    const outcome = await deliver(payload, ports(job.attempts));
+    // `dedupeKey`, not `key`: the logger redacts any field named `key`.
+    const jlog = log.child({ installation: payload.installationId, dedupeKey: payload.key, attempt: job.attempts + 1 });
+    const outcome = await deliver(payload, ports(job, context.markStarted, jlog), { inDoubt: job.inDoubt === true, onInDoubt });
+    if (job.inDoubt && onInDoubt === 'dead-letter') inDoubt.deadLettered++;
     if (outcome.kind === 'done') jlog.info('notification sent', { resource: payload.resource, action: payload.action });
     else if (outcome.kind === 'dead') jlog.warn('notification dead-lettered', { error: outcome.error });
     else jlog.info('notification will be retried', { error: outcome.error, at: outcome.notBefore });
@@ -250,6 +292,7 @@ export async function openPipeline(options: PipelineOptions): Promise<Pipeline> 
         lowQuota: q.lowQuota,
         ...(q.pausedUntil !== undefined ? { pausedUntil: q.pausedUntil } : {}),
       },
+      inDoubt: { ...inDoubt },
     };
   };
 
