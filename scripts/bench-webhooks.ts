@@ -6,7 +6,7 @@
  * for each and the ratios. Target: ours ≥ 0.5× the bare throughput, p99 < 50 ms. floor/bare is what
  * this machine gives a durable ack with nothing else; ours/floor is what our server's features cost.
  *
- * Usage: node --import tsx scripts/bench-webhooks.ts [--requests 3000] [--concurrency 16,64] [--rounds 3] [--seconds 20] [--warmup 15000] [--durability fsync|none]
+ * Usage: node --import tsx scripts/bench-webhooks.ts [--requests 3000] [--concurrency 16,64,128] [--rounds 3] [--seconds 20] [--warmup 15000] [--durability fsync|none]
  *        (exit 1 when a target is missed)
  *        deno run -A scripts/bench-webhooks.ts …
  *
@@ -73,7 +73,7 @@ export async function main(args: string[]): Promise<number> {
   const seconds = flag(args, 'seconds', 20);
   const rounds = flag(args, 'rounds', 3);
   const ci = args.indexOf('--concurrency');
-  const levels = (ci >= 0 ? String(args[ci + 1]) : '16,64').split(',').map(Number);
+  const levels = (ci >= 0 ? String(args[ci + 1]) : '16,64,128').split(',').map(Number);
   if (levels.some((c) => !Number.isInteger(c) || c < 1 || c > 256)) throw new Error('--concurrency must be a comma list of integers 1..256');
   // Ours keeps getting cheaper for its first ~15 000 requests (server CPU per request at 64 connections,
   // rounds of 4000: 179, 140, 102, 100, 86, 81, 82, 82 µs — JIT tiers and V8 growing its young generation),
