@@ -163,16 +163,18 @@ function flushStdout(): void {
  * to a file or pipe is a synchronous write per call, and the server logs a line per request: a write per
  * event-loop turn still cost ~20 µs a webhook at 16 connections (few requests per turn), one per 10 ms is
  * noise. Whatever is pending is written synchronously when the process exits; a SIGKILL can lose at most
- * the last 10 ms of lines.
+ * the last 10 ms of debug and info lines. Warnings and errors are rare and must survive a kill that follows
+ * them (e.g. "notification resent" right before the possible duplicate): they flush at once, with
+ * everything before them, so the order is kept.
  */
-function writeStdout(line: string): void {
+function writeStdout(line: string, level: LogLevel): void {
   stdoutLines.push(line + '\n');
   stdoutBytes += line.length + 1;
   if (!stdoutExitHook) {
     stdoutExitHook = true;
     process.on('exit', flushStdout);
   }
-  if (stdoutBytes >= STDOUT_FLUSH_CHARS) return flushStdout();
+  if (stdoutBytes >= STDOUT_FLUSH_CHARS || LEVELS[level] >= LEVELS.warn) return flushStdout();
   if (stdoutTimer === undefined) {
     stdoutTimer = setTimer(flushStdout, STDOUT_FLUSH_MS);
     // Never what keeps a process alive: the exit hook writes what is left.
@@ -181,7 +183,7 @@ function writeStdout(line: string): void {
 }
 
 interface Sink {
-  write(line: string): void;
+  write(line: string, level: LogLevel): void;
   min: number;
   clock: Clock;
 }
@@ -231,7 +233,7 @@ class JsonLogger implements Logger {
     } catch {
       text = JSON.stringify({ time: line.time, level, msg: line.msg, note: 'fields not serialisable' });
     }
-    sink.write(text);
+    sink.write(text, level);
   }
 }
 

@@ -11,7 +11,6 @@
  * // shutdown: await pipeline.stop(); await app.close(); await pipeline.close();
  */
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config.ts';
@@ -163,13 +162,6 @@ export function inDoubtPolicyFromEnv(env: Record<string, string | undefined>): I
   return policy;
 }
 
-/**
- * How long a resend waits after logging its warning: the default stdout logger gathers lines for up to
- * 10 ms, and the line must be out before the possible duplicate is, even if the process is killed next.
- * Only in-doubt resends pay it (a few per crash).
- */
-const RESEND_LOG_FLUSH_MS = 25;
-
 /** The warning logged (with the job's `dedupeKey`) right before an in-doubt job is sent again. */
 export const RESENT_MSG = 'notification resent after an interrupted send';
 
@@ -233,8 +225,8 @@ export async function openPipeline(options: PipelineOptions): Promise<Pipeline> 
       markStarted,
       async resending() {
         inDoubt.resent++;
+        // A warning reaches stdout at once (see log.ts): it is out before the possible duplicate, even if a kill follows.
         jlog.warn(RESENT_MSG, { interruptedSends: job.inDoubtCount ?? 1 });
-        await sleep(RESEND_LOG_FLUSH_MS);
       },
       async fetchIssue(job: NotificationJob) {
         try {
