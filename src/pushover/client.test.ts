@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import {
   PUSHOVER_EMULATOR_TOKEN as TOKEN,
@@ -95,16 +96,20 @@ describe('Pushover client against the emulator', T, () => {
     po.inject({ kind: 'status', status: 429 });
     po.inject({ kind: 'bad-json' });
     const causes: string[] = [];
+    const maybe: boolean[] = [];
     const delays: number[] = [];
     for (let i = 0; i < 4; i++) {
       const r = expectKind(await c.send({ message: `x${i}` }), 'retry');
       causes.push(r.cause);
+      maybe.push(r.maybeDelivered);
       delays.push(r.retryAt - clock.now());
       assert.equal(r.attempt, i + 1);
       assert.equal(r.exhausted, i + 1 >= 3);
     }
     assert.deepEqual(causes, ['html', 'server', 'throttled', 'bad-json']);
     assert.deepEqual(delays, [5000, 10000, 20000, 40000]);
+    // Only the unreadable 200 may be an accepted message; error answers are not.
+    assert.deepEqual(maybe, [false, false, false, true]);
     expectKind(await c.send({ message: 'ok' }), 'ok');
     // After a success the count starts again; an explicit attempt overrides it.
     po.inject({ kind: 'status', status: 502 });
@@ -119,11 +124,25 @@ describe('Pushover client against the emulator', T, () => {
     const d = expectKind(await c.send({ message: 'x' }), 'retry');
     assert.equal(d.cause, 'network');
     assert.ok(d.retryAt >= clock.now() + 5000);
+    assert.equal(d.maybeDelivered, true, 'the connection was up: the answer may be what was lost');
     const before = po.messages({ tags: 'lost-1' }).length;
     po.inject({ kind: 'accept-then-drop' });
-    expectKind(await c.send({ message: 'x', tags: 'lost-1' }), 'retry');
+    const lost = expectKind(await c.send({ message: 'x', tags: 'lost-1' }), 'retry');
+    assert.equal(lost.maybeDelivered, true);
     assert.equal(po.messages({ tags: 'lost-1' }).length, before + 1);
     expectKind(await c.send({ message: 'next' }), 'ok'); // the pool recovers
+  });
+
+  it('retry: nothing listening (connection refused) → network, not maybe delivered', T, async () => {
+    const closed = createNetServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const c = client({ baseUrl: `http://127.0.0.1:${port}` });
+    const r = expectKind(await c.send({ message: 'x' }), 'retry');
+    assert.equal(r.cause, 'network');
+    assert.match(r.detail, /ECONNREFUSED/);
+    assert.equal(r.maybeDelivered, false);
   });
 
   it('retry: a slow answer past the client timeout → timeout, and the next send works', T, async () => {
@@ -131,6 +150,7 @@ describe('Pushover client against the emulator', T, () => {
     po.inject({ kind: 'latency', ms: 400 });
     const r = expectKind(await c.send({ message: 'slow' }), 'retry');
     assert.equal(r.cause, 'timeout');
+    assert.equal(r.maybeDelivered, true, 'a request sent and not answered in time may have been accepted');
     assert.ok(r.retryAt >= clock.now() + 5000);
     expectKind(await c.send({ message: 'fast' }), 'ok');
   });

@@ -9,6 +9,11 @@
  * | `quota`     | 429 JSON (monthly quota), or paused until the reset          | hold jobs until `resumeAt` |
  * | `retry`     | 5xx, HTML/non-JSON body, HTML 429, network error, timeout   | retry at `retryAt`       |
  *
+ * A `retry` says `maybeDelivered` when Pushover may have accepted the message although no answer says so:
+ * the connection was up and the answer was lost (timeout, reset, closed mid-exchange) or a 200 came with
+ * a body that cannot be read. An HTTP error answer (5xx, HTML 429) means not accepted, and so does an
+ * error before any byte was sent (refused, unreachable, DNS, TLS, connect timeout).
+ *
  * Transport: undici, one keep-alive connection (Pool `connections: 1`) and at most 2 requests in
  * flight (a semaphore, which also bounds an injected dispatcher), each with a timeout.
  */
@@ -24,6 +29,12 @@ import {
   PUSHOVER_MIN_RETRY_S,
 } from './limits.ts';
 import { priorityForLevel, type LevelPriorities, type PushoverMessage } from './types.ts';
+
+/**
+ * Error codes raised before a request byte can have left: no connection (refused, unreachable, DNS), the
+ * connect timed out, or TLS failed. Any other failure may have lost the answer to an accepted message.
+ */
+const NOT_SENT_ERROR = /^(?:ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|UND_ERR_CONNECT_TIMEOUT|ERR_TLS_\w+|CERT_\w+|UNABLE_TO_\w+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_SSL_\w+)$/;
 
 /** Wrong configuration (bad key format, bad priority, …). Its message never contains a key. */
 export class PushoverConfigError extends Error {
@@ -99,6 +110,8 @@ export type SendResult =
       cause: 'server' | 'html' | 'throttled' | 'bad-json' | 'network' | 'timeout';
       status?: number;
       detail: string;
+      /** Pushover may have accepted the message (the answer was lost or unreadable); see the module table. */
+      maybeDelivered: boolean;
     };
 
 /** What the client knows about the monthly quota (from `X-Limit-App-*`). */
@@ -297,11 +310,11 @@ export function createPushoverClient(options: PushoverClientOptions): PushoverCl
     return out;
   };
 
-  const retry = (cause: Extract<SendResult, { kind: 'retry' }>['cause'], detail: string, attemptOpt: number | undefined, status?: number): SendResult => {
+  const retry = (cause: Extract<SendResult, { kind: 'retry' }>['cause'], detail: string, attemptOpt: number | undefined, status?: number, maybeDelivered = false): SendResult => {
     consecutiveFailures++;
     const attempt = attemptOpt ?? consecutiveFailures;
     const result: SendResult = {
-      kind: 'retry', cause, detail, attempt, exhausted: attempt >= maxAttempts,
+      kind: 'retry', cause, detail, attempt, exhausted: attempt >= maxAttempts, maybeDelivered,
       retryAt: clock.now() + backoffDelay(attempt, retryMinMs, retryMaxMs, random),
     };
     if (status !== undefined) result.status = status;
@@ -333,7 +346,8 @@ export function createPushoverClient(options: PushoverClientOptions): PushoverCl
     if (!body) {
       if (status === 429) return retry('throttled', 'Pushover answered 429 without JSON (too many connections)', attempt, status);
       if (status >= 500 || status === 200) {
-        return retry(isHtml ? 'html' : status === 200 ? 'bad-json' : 'server', `Pushover answered ${status} with a non-JSON body`, attempt, status);
+        // A 200 whose body cannot be read may well be an accepted message.
+        return retry(isHtml ? 'html' : status === 200 ? 'bad-json' : 'server', `Pushover answered ${status} with a non-JSON body`, attempt, status, status === 200);
       }
       return { kind: 'permanent', reason: 'http', status, errors: [], fields: {}, detail: `Pushover answered ${status} with a non-JSON body (is the base URL right?)` };
     }
@@ -396,7 +410,8 @@ export function createPushoverClient(options: PushoverClientOptions): PushoverCl
         // Only the error's code/name: undici errors can carry request details, never echo them.
         const code = String((err as { code?: unknown }).code ?? (err as Error).name ?? 'error');
         const timeout = abort.signal.aborted || /TIMEOUT|Timeout/.test(code);
-        return retry(timeout ? 'timeout' : 'network', `Pushover request failed (${code})`, sendOptions.attempt);
+        const maybeDelivered = !NOT_SENT_ERROR.test(code);
+        return retry(timeout ? 'timeout' : 'network', `Pushover request failed (${code})`, sendOptions.attempt, undefined, maybeDelivered);
       } finally {
         clearTimeout(timer);
         slots.release();
