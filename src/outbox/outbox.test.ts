@@ -648,6 +648,29 @@ describe('outbox', () => {
       assert.deepEqual(seen.map((j) => [j.key, j.inDoubt, j.inDoubtCount]).sort(), [['doubt', true, 1], ['live', true, 1]]);
     });
 
+    it('an outcome can put its own run in doubt (answer lost): the next run sees it, a dead letter shows it, across a reopen', T, async () => {
+      const ctx = await setup();
+      await ctx.outbox.enqueue({ key: 'lost', group: 'g', payload: 1 });
+      await ctx.outbox.enqueue({ key: 'gone', group: 'g', payload: 2 });
+      const at = ctx.clock.now() + 1000;
+      const first = work(ctx.outbox, async (job, c) => {
+        await c.markStarted();
+        return job.key === 'lost'
+          ? { outcome: 'retry', reason: 'pushover timeout', at, inDoubt: true }
+          : { outcome: 'dead', reason: 'answer lost; not resent', inDoubt: true };
+      });
+      await ctx.outbox.idle();
+      assert.deepEqual(first.seen.map((j) => [j.key, j.inDoubt]), [['lost', undefined], ['gone', undefined]]);
+      const outbox = await ctx.reopen();
+      assert.deepEqual(outbox.deadLetters().map((d) => [d.key, d.inDoubt, d.inDoubtCount]), [['gone', true, 1]]);
+      ctx.clock.advance(1000);
+      const second = work(outbox, async (_job, c) => { await c.markStarted(); return { outcome: 'done' }; });
+      await outbox.idle();
+      assert.deepEqual(second.seen.map((j) => [j.key, j.inDoubt, j.inDoubtCount, j.attempts]), [['lost', true, 1, 1]]);
+      // Its outcome, after a marker of its own, settles the doubt.
+      assert.deepEqual([outbox.stats().done, outbox.stats().pending], [1, 0]);
+    });
+
     it('loads journals written before start records existed, with nothing in doubt', T, async () => {
       const ctx = await setup();
       await ctx.outbox.close();

@@ -110,9 +110,14 @@ export interface Job {
 /** What a handler decides. Throwing counts as `retry` with the error's message as reason. */
 export type Outcome =
   | { outcome: 'done' }
-  /** `at`: run no sooner than this epoch ms (default: backoff). `countAttempt: false` for pauses that are not failures (quota). */
-  | { outcome: 'retry'; reason: string; at?: number; countAttempt?: boolean }
-  | { outcome: 'dead'; reason: string };
+  /**
+   * `at`: run no sooner than this epoch ms (default: backoff). `countAttempt: false` for pauses that are not
+   * failures (quota). `inDoubt`: the side effect may have happened although the run failed (its answer was
+   * lost): the job is in doubt for its next run, as after a crash (see `RunContext.markStarted`).
+   */
+  | { outcome: 'retry'; reason: string; at?: number; countAttempt?: boolean; inDoubt?: boolean }
+  /** `inDoubt`: as for `retry`; the dead letter shows it. */
+  | { outcome: 'dead'; reason: string; inDoubt?: boolean };
 
 /** What became of a run, reported to `onSettled` once it is durable. */
 export type Settled =
@@ -776,9 +781,11 @@ class FileOutbox implements Outbox {
       return changed ? { outcome: 'done' } : { outcome: 'dropped' };
     }
     const reason = errorMessage(outcome.reason);
-    // A run that called markStarted has dealt with any earlier doubt; one that did not passes it on.
+    // A run that called markStarted has dealt with any earlier doubt; one that did not passes it on. A run
+    // whose own effect may have happened (outcome.inDoubt) adds one.
     const current = this.state.jobs.get(job.id);
-    const doubt = current?.started === undefined && current?.inDoubt ? { inDoubt: current.inDoubt } : {};
+    const doubts = (current?.started === undefined ? current?.inDoubt ?? 0 : 0) + (outcome.inDoubt === true ? 1 : 0);
+    const doubt = doubts ? { inDoubt: doubts } : {};
     const counts = outcome.outcome === 'dead' || outcome.countAttempt !== false;
     const attempts = job.attempts + (counts ? 1 : 0);
     if (outcome.outcome === 'dead' || attempts >= this.retry.maxAttempts) {
