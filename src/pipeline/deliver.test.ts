@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatIssueNotification } from '../pushover/format.ts';
 import type { PushoverMessage } from '../pushover/types.ts';
-import { deliver, IN_DOUBT_REASON, issueForJob, type DeliverPorts, type FetchResult, type SendResult } from './deliver.ts';
+import { ANSWER_LOST_REASON, deliver, IN_DOUBT_REASON, issueForJob, type DeliverPorts, type FetchResult, type SendResult } from './deliver.ts';
 import { jobFromWebhook, type NotificationJob } from './job.ts';
 import { issueData } from './testing.ts';
 
@@ -80,6 +80,19 @@ describe('deliver', () => {
     calls.splice(0);
     const unmarked = await deliver(job(), { ...traced(), markStarted: async () => { throw new Error('journal failed'); } });
     assert.deepEqual([unmarked.kind, calls.join(',')], ['retry', 'fetch,format']);
+  });
+
+  it('a send whose answer was lost (maybeDelivered) is in doubt: retried in doubt, or dead-lettered under dead-letter; a plain failure is not', async () => {
+    const lost: SendResult = { ok: false, class: 'retry', error: 'Pushover request failed (UND_ERR_SOCKET)', notBefore: 7, maybeDelivered: true };
+    const refused: SendResult = { ok: false, class: 'retry', error: 'Pushover request failed (ECONNREFUSED)', notBefore: 7 };
+    const gaveUp: SendResult = { ok: false, class: 'permanent', error: 'gave up after 5 transient failures', maybeDelivered: true };
+    const ok: FetchResult = { ok: true, issue: {} };
+    assert.deepEqual(await deliver(job(), ports(ok, lost)), { kind: 'retry', error: `pushover: ${lost.ok ? '' : lost.error}`, notBefore: 7, pause: false, inDoubt: true });
+    const dead = await deliver(job(), ports(ok, lost), { onInDoubt: 'dead-letter' });
+    assert.equal(dead.kind, 'dead');
+    assert.ok(dead.kind === 'dead' && dead.inDoubt === true && dead.error.startsWith(ANSWER_LOST_REASON));
+    assert.deepEqual(await deliver(job(), ports(ok, refused), { onInDoubt: 'dead-letter' }), { kind: 'retry', error: 'pushover: Pushover request failed (ECONNREFUSED)', notBefore: 7, pause: false });
+    assert.deepEqual(await deliver(job(), ports(ok, gaveUp)), { kind: 'dead', error: 'pushover: gave up after 5 transient failures', inDoubt: true });
   });
 
   it('labels non-created actions in the title', () => {

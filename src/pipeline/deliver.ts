@@ -11,6 +11,7 @@
  * | Pushover quota 429                                  | retry at `X-Limit-App-Reset` (not counted as a failure of the job) |
  * | Pushover 4xx / `status≠1`                           | dead letter, never retried |
  * | in doubt (an earlier send was cut short before its outcome was recorded) | `resend` (default): send again; `dead-letter`: dead letter, nothing sent |
+ * | Pushover answer lost after the request went out (timeout, reset)      | in doubt too: `resend`: retry, the next run is a logged resend; `dead-letter`: dead letter |
  *
  * Before every send `ports.markStarted` durably records that the send is starting (after the issue fetch,
  * which is idempotent and may be repeated freely): a crash after it leaves the job in doubt for its next run.
@@ -32,14 +33,18 @@ export type FetchResult =
 /** The result of one Pushover send, classified by the adapter. */
 export type SendResult =
   | { ok: true; request?: string }
-  | { ok: false; class: 'retry' | 'quota' | 'permanent'; error: string; notBefore?: number };
+  /** `maybeDelivered`: the request may have reached Pushover and only its answer was lost (timeout, reset). */
+  | { ok: false; class: 'retry' | 'quota' | 'permanent'; error: string; notBefore?: number; maybeDelivered?: boolean };
 
 /** What to do with the job. */
 export type Outcome =
   | { kind: 'done'; request?: string }
-  /** `pause`: the failure is not the job's fault (quota): do not count it towards the attempt limit if the outbox can tell. */
-  | { kind: 'retry'; error: string; notBefore?: number; pause?: boolean }
-  | { kind: 'dead'; error: string };
+  /**
+   * `pause`: the failure is not the job's fault (quota): do not count it towards the attempt limit if the
+   * outbox can tell. `inDoubt`: this run's message may have been delivered (its answer was lost).
+   */
+  | { kind: 'retry'; error: string; notBefore?: number; pause?: boolean; inDoubt?: boolean }
+  | { kind: 'dead'; error: string; inDoubt?: boolean };
 
 /**
  * What to do with a job in doubt: an earlier run started its Pushover request and ended without a recorded
@@ -51,6 +56,9 @@ export type InDoubtPolicy = 'resend' | 'dead-letter';
 
 /** The NOTIFY_IN_DOUBT values, default first. */
 export const IN_DOUBT_POLICIES: readonly InDoubtPolicy[] = ['resend', 'dead-letter'];
+
+/** The dead-letter reason of a send whose answer was lost under `dead-letter` (it starts with "in doubt"). */
+export const ANSWER_LOST_REASON = 'in doubt: the Pushover request was sent but its answer was lost, so the notification may have been delivered; not resent (NOTIFY_IN_DOUBT=dead-letter), replay it to send it again';
 
 /** The dead-letter reason of a job not resent because it was in doubt (it starts with "in doubt"). */
 export const IN_DOUBT_REASON = 'in doubt: an earlier send was interrupted before its result was recorded, so the notification may already have been delivered; not resent (NOTIFY_IN_DOUBT=dead-letter), replay it to send it again';
@@ -138,8 +146,11 @@ export async function deliver(job: NotificationJob, ports: DeliverPorts, options
     if (options.inDoubt) await ports.resending?.(job);
     const sent = await ports.send(message, job);
     if (sent.ok) return { kind: 'done', request: sent.request };
-    if (sent.class === 'permanent') return { kind: 'dead', error: `pushover: ${sent.error}` };
-    return { kind: 'retry', error: `pushover: ${sent.error}`, notBefore: sent.notBefore, pause: sent.class === 'quota' };
+    // A lost answer is the crash window again, without the crash: the same policy decides.
+    const doubt = sent.maybeDelivered ? { inDoubt: true } : {};
+    if (sent.maybeDelivered && options.onInDoubt === 'dead-letter') return { kind: 'dead', error: `${ANSWER_LOST_REASON} (pushover: ${sent.error})`, inDoubt: true };
+    if (sent.class === 'permanent') return { kind: 'dead', error: `pushover: ${sent.error}`, ...doubt };
+    return { kind: 'retry', error: `pushover: ${sent.error}`, notBefore: sent.notBefore, pause: sent.class === 'quota', ...doubt };
   } catch (error) {
     return { kind: 'retry', error: `unexpected: ${(error as Error)?.message ?? String(error)}` };
   }

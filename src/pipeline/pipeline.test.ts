@@ -315,6 +315,49 @@ describe('issue webhook → outbox → Sentry API → Pushover, end to end', () 
     }
   });
 
+  it('Pushover answer lost after it stored the message, resend (default): retried as a logged in-doubt resend, so two messages', T, async () => {
+    const s = await fresh();
+    const id = await s.install();
+    s.pushover.inject({ kind: 'accept-then-drop' });
+    const { issueId } = await s.stack.emulator.emitIssue({ installationId: id });
+    await s.waitFor(() => messagesFor(s, id, issueId).length === 2, 'the resend after the lost answer');
+    await s.pipeline.outbox.idle();
+    const [line, ...more] = resendLines(s);
+    assert.deepEqual(more, []);
+    assert.equal(line?.['dedupeKey'], `${id}:issue:created:${issueId}`);
+    assert.deepEqual(s.pipeline.health().inDoubt, { resent: 1, deadLettered: 0 });
+    assert.deepEqual([s.pipeline.outbox.stats().done, s.pipeline.health().deadLetters], [1, 0]);
+  });
+
+  it('Pushover answer lost, NOTIFY_IN_DOUBT=dead-letter: one message, not retried, dead-lettered as possibly delivered', T, async () => {
+    const s = await fresh({ env: { NOTIFY_IN_DOUBT: 'dead-letter' } });
+    const id = await s.install();
+    s.pushover.inject({ kind: 'accept-then-drop' });
+    const { issueId } = await s.stack.emulator.emitIssue({ installationId: id });
+    await s.waitFor(() => s.pipeline.health().deadLetters === 1, 'the dead letter');
+    await s.pipeline.outbox.idle();
+    assert.equal(messagesFor(s, id, issueId).length, 1);
+    assert.equal(s.pushover.requests({ endpoint: 'messages' }).length, 1, 'not retried');
+    const [dead] = s.pipeline.outbox.deadLetters();
+    assert.match(dead?.lastError ?? '', /^in doubt: the Pushover request was sent but its answer was lost/);
+    assert.deepEqual([dead?.inDoubt, dead?.inDoubtCount], [true, 1]);
+    assert.deepEqual(s.pipeline.health().inDoubt, { resent: 0, deadLettered: 1 });
+    assert.deepEqual(resendLines(s), []);
+  });
+
+  it('a connection dropped before any answer is in doubt too (Pushover may have stored it): dead-letter mode does not resend', T, async () => {
+    const s = await fresh({ env: { NOTIFY_IN_DOUBT: 'dead-letter' } });
+    const id = await s.install();
+    s.pushover.inject({ kind: 'drop' }); // here the emulator did not store it; the client cannot know
+    const { issueId } = await s.stack.emulator.emitIssue({ installationId: id });
+    await s.waitFor(() => s.pipeline.health().deadLetters === 1, 'the dead letter');
+    await s.pipeline.outbox.idle();
+    assert.equal(messagesFor(s, id, issueId).length, 0, 'at most once: a possibly missing message, never a repeat');
+    assert.equal(s.pushover.requests({ endpoint: 'messages' }).length, 1);
+    assert.equal(await s.pipeline.outbox.replay('all'), 1, 'the operator can send it');
+    await s.waitFor(() => messagesFor(s, id, issueId).length === 1, 'the replayed send');
+  });
+
   it('NOTIFY_IN_DOUBT with another value is a configuration error naming the variable (serve exits 2)', T, async () => {
     const s = await fresh({ startWorker: false });
     for (const bad of ['resent', 'at-most-once', 'dead_letter']) {

@@ -123,11 +123,13 @@ export function classifyFetchError(error: unknown): FetchResult {
 
 function toOutboxOutcome(outcome: Awaited<ReturnType<typeof deliver>>): OutboxOutcome {
   if (outcome.kind === 'done') return { outcome: 'done' };
-  if (outcome.kind === 'dead') return { outcome: 'dead', reason: outcome.error };
+  const doubt = outcome.inDoubt ? { inDoubt: true } : {};
+  if (outcome.kind === 'dead') return { outcome: 'dead', reason: outcome.error, ...doubt };
   return {
     outcome: 'retry', reason: outcome.error,
     ...(outcome.notBefore !== undefined ? { at: outcome.notBefore } : {}),
     ...(outcome.pause ? { countAttempt: false } : {}),
+    ...doubt,
   };
 }
 
@@ -249,10 +251,12 @@ export async function openPipeline(options: PipelineOptions): Promise<Pipeline> 
           case 'ok': return { ok: true, request: r.request };
           case 'permanent': return { ok: false, class: 'permanent', error: `${r.reason}: ${r.detail}` };
           case 'quota': return { ok: false, class: 'quota', error: r.detail, notBefore: r.resumeAt };
-          default:
+          default: {
+            const lost = r.maybeDelivered ? { maybeDelivered: true } : {};
             return r.exhausted
-              ? { ok: false, class: 'permanent', error: `gave up after ${r.attempt} transient failures: ${r.detail}` }
-              : { ok: false, class: 'retry', error: r.detail, notBefore: r.retryAt };
+              ? { ok: false, class: 'permanent', error: `gave up after ${r.attempt} transient failures: ${r.detail}`, ...lost }
+              : { ok: false, class: 'retry', error: r.detail, notBefore: r.retryAt, ...lost };
+          }
         }
       },
     };
@@ -264,7 +268,7 @@ export async function openPipeline(options: PipelineOptions): Promise<Pipeline> 
     // `dedupeKey`, not `key`: the logger redacts any field named `key`.
     const jlog = log.child({ installation: payload.installationId, dedupeKey: payload.key, attempt: job.attempts + 1 });
     const outcome = await deliver(payload, ports(job, context.markStarted, jlog), { inDoubt: job.inDoubt === true, onInDoubt });
-    if (job.inDoubt && onInDoubt === 'dead-letter') inDoubt.deadLettered++;
+    if (outcome.kind === 'dead' && (job.inDoubt || outcome.inDoubt) && onInDoubt === 'dead-letter') inDoubt.deadLettered++;
     if (outcome.kind === 'done') jlog.info('notification sent', { resource: payload.resource, action: payload.action });
     else if (outcome.kind === 'dead') jlog.warn('notification dead-lettered', { error: outcome.error });
     else jlog.info('notification will be retried', { error: outcome.error, at: outcome.notBefore });
