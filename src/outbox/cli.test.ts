@@ -1,11 +1,13 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir, tsRunner } from '../testing/runtime.ts';
 import { type CliIo, deadLettersCommand } from './cli.ts';
 import { openOutbox } from './outbox.ts';
+import { REQUESTS_DIR, watchReplayRequests } from './requests.ts';
 
 const T = { timeout: 60_000 };
 const SECRET = 'payload-must-not-be-printed';
@@ -86,19 +88,71 @@ describe('dead-letters command', () => {
     assert.match(replay.err, /no outbox in/);
   });
 
-  it('refuses to replay while another process holds the outbox, naming its pid (real CLI child)', T, async () => {
-    const { dataDir } = await dataDirWithDeadLetters();
-    const held = await openOutbox({ dir: join(dataDir, 'outbox') });
-    cleanups.push(() => held.close());
-    const [cmd, ...args] = tsRunner(fileURLToPath(new URL('../cli.ts', import.meta.url)));
-    const child = spawn(cmd!, [...args, 'dead-letters', '--data-dir', dataDir, 'replay', '--all'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Runs the real CLI in a child process (same runtime as the test). */
+  async function cliChild(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const [cmd, ...runArgs] = tsRunner(fileURLToPath(new URL('../cli.ts', import.meta.url)));
+    const child = spawn(cmd!, [...runArgs, 'dead-letters', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
     let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
     child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
     const code = await new Promise<number | null>((r) => child.on('exit', r));
-    assert.equal(code, 1, stderr);
-    assert.match(stderr, new RegExp(`in use by process ${process.pid} .*stop the server, replay`));
-    // Listing still works while it is held.
+    return { code, stdout, stderr };
+  }
+
+  it('replays through the running server while it holds the outbox (real CLI child); the server answers errors too', T, async () => {
+    const { dataDir, ids } = await dataDirWithDeadLetters();
+    const dir = join(dataDir, 'outbox');
+    const held = await openOutbox({ dir });
+    const events: unknown[] = [];
+    const watcher = watchReplayRequests(held, dir, { intervalMs: 20, onRequest: (e) => events.push(e) });
+    cleanups.push(async () => { await watcher.stop(); await held.close(); });
+    const one = await cliChild(['--data-dir', dataDir, 'replay', ids[0]!, '--json']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.deepEqual(JSON.parse(one.stdout), { replayed: 1, by: 'server' });
+    assert.equal(held.stats().dead, 1);
+    const unknown = await cliChild(['--data-dir', dataDir, 'replay', 'no-such-id']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /the server refused: no dead letter with id no-such-id/);
+    const rest = await cliChild(['--data-dir', dataDir, 'replay', '--all']);
+    assert.equal(rest.code, 0, rest.stderr);
+    assert.match(rest.stdout, /the running server replayed 1 dead letter;/);
+    assert.equal(held.stats().dead, 0);
+    assert.deepEqual(events.map((e) => (e as { target: string }).target), [ids[0], 'no-such-id', 'all']);
+    // Nothing is left behind in the requests directory.
+    assert.deepEqual(readdirSync(join(dir, REQUESTS_DIR)), []);
+    assert.ok(!(one.stdout + one.stderr + rest.stdout).includes(SECRET));
+  });
+
+  it('with a server that does not answer (no watcher), gives up after --wait, withdraws the request, replays nothing', T, async () => {
+    const { dataDir } = await dataDirWithDeadLetters();
+    const dir = join(dataDir, 'outbox');
+    const held = await openOutbox({ dir });
+    cleanups.push(() => held.close());
+    const r = await cliChild(['--data-dir', dataDir, 'replay', '--all', '--wait', '0.3']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /did not pick up the replay request within 300 ms .*nothing was replayed/);
+    assert.deepEqual(readdirSync(join(dir, REQUESTS_DIR)), [], 'the request was withdrawn');
+    // A watcher started later finds nothing to do; listing works while the outbox is held.
+    const late = watchReplayRequests(held, dir, { intervalMs: 60_000 });
+    assert.equal(await late.check(), 0);
+    await late.stop();
     assert.equal(JSON.parse((await cli(['--data-dir', dataDir, '--json'])).out).length, 2);
     assert.equal(held.stats().dead, 2);
+  });
+
+  it('a malformed request file gets an error answer; a bad --wait is a usage error', T, async () => {
+    const { dataDir } = await dataDirWithDeadLetters();
+    const dir = join(dataDir, 'outbox');
+    const held = await openOutbox({ dir });
+    const watcher = watchReplayRequests(held, dir, { intervalMs: 60_000 });
+    cleanups.push(async () => { await watcher.stop(); await held.close(); });
+    writeFileSync(join(dir, REQUESTS_DIR, 'x.request.json'), '{"replay": "../../etc"}');
+    assert.equal(await watcher.check(), 1);
+    assert.match(readFileSync(join(dir, REQUESTS_DIR, 'x.answer.json'), 'utf8'), /"error":"a request must be/);
+    assert.equal(held.stats().dead, 2);
+    const bad = await cli(['--data-dir', dataDir, 'replay', '--all', '--wait', 'soon']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--wait needs a number of seconds/);
   });
 });

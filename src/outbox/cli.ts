@@ -4,21 +4,24 @@
  *   dead-letters [--data-dir DIR] [list | replay ID | replay --all] [--json]
  *
  * The outbox lives in `$OUTBOX_DIR`, else `<DATA_DIR>/outbox` (DATA_DIR env, default ./data). `list` reads the journal without
- * the lock, so it works while the server runs. `replay` writes to the journal, so it takes the outbox lock
- * and refuses (exit 1, naming the pid) while the server holds it: stop the server, replay, start it again.
- * Payloads are never printed.
+ * the lock, so it works while the server runs. `replay` writes to the journal: with the server stopped it
+ * takes the outbox lock and replays itself; while the server holds the lock it leaves a request in
+ * `<outbox>/requests/` that the server's worker carries out (see requests.ts), and prints the server's
+ * answer (exit 1 if none comes within `--wait` seconds, default 10). Payloads are never printed.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type DeadLetter, inspectOutbox, openOutbox } from './outbox.ts';
 import { OutboxLockedError } from './lock.ts';
+import { type ReplayAnswer, requestReplay } from './requests.ts';
 
-const USAGE = `usage: dead-letters [--data-dir DIR] [list | replay ID | replay --all] [--json]
+const USAGE = `usage: dead-letters [--data-dir DIR] [list | replay ID | replay --all] [--json] [--wait SECONDS]
   list            show dead letters (default); safe while the server runs
-  replay ID       move one dead letter back to pending (server must be stopped)
-  replay --all    move every dead letter back to pending (server must be stopped)
+  replay ID       move one dead letter back to pending (a running server is asked to do it)
+  replay --all    move every dead letter back to pending (a running server is asked to do it)
   --data-dir DIR  data directory (default: $DATA_DIR or ./data); the outbox is DIR/outbox,
                   or $OUTBOX_DIR when set and --data-dir is not given
+  --wait SECONDS  how long to wait for a running server's answer (default 10)
   --json          machine-readable output`;
 
 /** Where output goes; injectable for tests. */
@@ -28,7 +31,7 @@ export interface CliIo {
   env: Record<string, string | undefined>;
 }
 
-interface Parsed { dataDir: string; outboxDir?: string; json: boolean; command: 'list' | 'replay' | 'help'; target?: string }
+interface Parsed { dataDir: string; outboxDir?: string; json: boolean; waitMs?: number; command: 'list' | 'replay' | 'help'; target?: string }
 
 function parse(args: string[], env: CliIo['env']): Parsed | string {
   let dataDir = env.DATA_DIR || './data';
@@ -36,12 +39,19 @@ function parse(args: string[], env: CliIo['env']): Parsed | string {
   let outboxDir = env.OUTBOX_DIR || undefined;
   let json = false;
   let all = false;
+  let waitMs: number | undefined;
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--help' || a === '-h') return { dataDir, json, command: 'help' };
     else if (a === '--json') json = true;
     else if (a === '--all') all = true;
+    else if (a === '--wait' || a.startsWith('--wait=')) {
+      const v = a === '--wait' ? args[++i] : a.slice('--wait='.length);
+      const seconds = Number(v);
+      if (!v || !Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) return '--wait needs a number of seconds (0 < s ≤ 3600)';
+      waitMs = seconds * 1000;
+    }
     else if (a === '--data-dir') {
       const v = args[++i];
       if (!v) return '--data-dir needs a value';
@@ -59,12 +69,31 @@ function parse(args: string[], env: CliIo['env']): Parsed | string {
   if (command === 'list') return rest.length > 1 || all ? 'list takes no arguments' : { ...where, json, command };
   if (command !== 'replay') return `unknown subcommand ${command}`;
   if (extra !== undefined || (all && target !== undefined) || (!all && target === undefined)) return 'replay needs exactly one of ID or --all';
-  return { ...where, json, command, target: all ? 'all' : target! };
+  return { ...where, json, command, target: all ? 'all' : target!, ...(waitMs !== undefined ? { waitMs } : {}) };
 }
 
 function describe(d: DeadLetter): string {
   const error = (d.lastError ?? '').replace(/\s+/g, ' ');
   return `${d.id}  ${new Date(d.deadAt).toISOString()}  attempts=${d.attempts}  group=${d.group}  key=${d.key}\n    ${error}`;
+}
+
+/** `replay` while the server holds the lock: leave a request for it and print its answer. */
+async function replayThroughServer(dir: string, parsed: Parsed, io: CliIo): Promise<number> {
+  let answer: ReplayAnswer;
+  try {
+    answer = await requestReplay(dir, parsed.target!, parsed.waitMs !== undefined ? { timeoutMs: parsed.waitMs } : {});
+  } catch (err) {
+    io.err(`dead-letters: ${(err as Error).message}`);
+    return 1;
+  }
+  if ('error' in answer) {
+    io.err(`dead-letters: the server refused: ${answer.error}`);
+    return 1;
+  }
+  const n = answer.replayed;
+  if (parsed.json) io.out(JSON.stringify({ replayed: n, by: 'server' }));
+  else io.out(`the running server replayed ${n} dead letter${n === 1 ? '' : 's'}; they run now`);
+  return 0;
 }
 
 /**
@@ -102,10 +131,7 @@ export async function deadLettersCommand(args: string[], io: CliIo): Promise<num
   try {
     outbox = await openOutbox({ dir, onWarning: (m) => io.err(m) });
   } catch (err) {
-    if (err instanceof OutboxLockedError) {
-      io.err(`dead-letters: ${err.message} Replaying needs the lock: stop the server, replay, then start it again.`);
-      return 1;
-    }
+    if (err instanceof OutboxLockedError) return replayThroughServer(dir, parsed, io);
     throw err;
   }
   try {

@@ -9,6 +9,7 @@ import { parseJournal } from '../outbox/journal.ts';
 import { JOURNAL_FILE } from '../outbox/outbox.ts';
 import { codePointLength } from '../pushover/limits.ts';
 import { IN_DOUBT_REASON } from './deliver.ts';
+import { deadLettersCommand } from '../outbox/cli.ts';
 import { inDoubtPolicyFromEnv, openPipeline, PipelineEnvError, RESENT_MSG, type Pipeline } from './pipeline.ts';
 import { openServePipeline } from './serve.ts';
 import { startPipelineStack, type PipelineStack } from './harness.ts';
@@ -137,6 +138,22 @@ describe('issue webhook → outbox → Sentry API → Pushover, end to end', () 
     assert.match(dead?.lastError ?? '', /pushover: user/);
     const health = await request(`${s.stack.url}/healthz`).then((r) => r.body.json()) as { pipeline: { deadLetters: number } };
     assert.equal(health.pipeline.deadLetters, 1);
+  });
+
+  it('a dead letter replayed from the command line while the server runs: the worker takes the request and sends it', T, async () => {
+    const s = await fresh({ pipeline: { replayPollMs: 20 } });
+    const id = await s.install();
+    s.pushover.inject({ kind: 'status', status: 400, contentType: 'application/json', body: '{"user":"invalid","errors":["user identifier is invalid"],"status":0,"request":"r"}' });
+    const { issueId } = await s.stack.emulator.emitIssue({ installationId: id });
+    await s.waitFor(() => s.pipeline.health().deadLetters === 1, 'the dead letter');
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await deadLettersCommand(['replay', '--all', '--json'], { out: (l) => out.push(l), err: (l) => err.push(l), env: { DATA_DIR: s.stack.config.dataDir } });
+    assert.equal(code, 0, err.join('\n'));
+    assert.deepEqual(JSON.parse(out.join('')), { replayed: 1, by: 'server' });
+    await s.waitFor(() => messagesFor(s, id, issueId).length === 1, 'the replayed send');
+    assert.equal(s.pipeline.health().deadLetters, 0);
+    assert.equal(s.stack.logger.records().filter((r) => r['msg'] === 'dead letters replayed on request').length, 1);
   });
 
   it('quota 429 → paused until X-Limit-App-Reset (no sends meanwhile), then delivered', T, async () => {

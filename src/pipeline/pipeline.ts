@@ -16,6 +16,7 @@ import { systemClock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
+import { type ReplayWatcher, watchReplayRequests } from '../outbox/requests.ts';
 import { openOutbox, type Job, type Outbox, type Outcome as OutboxOutcome, type OutboxOptions, type RunContext } from '../outbox/outbox.ts';
 import { createPushoverClient, pushoverOptionsFromEnv, type PushoverClient, type PushoverClientOptions } from '../pushover/client.ts';
 import { formatIssueNotification, type SentryIssueLike } from '../pushover/format.ts';
@@ -49,6 +50,8 @@ export interface PipelineOptions {
   logger?: Logger;
   /** Overrides for the outbox (tests: `durability`, `retry`, `random`). */
   outbox?: Partial<OutboxOptions>;
+  /** How often the running worker looks for `dead-letters replay` requests; default 1000 ms. */
+  replayPollMs?: number;
   /** Overrides for the Pushover client (tests: `random`, `timeoutMs`). */
   pushover?: Partial<PushoverClientOptions>;
 }
@@ -195,9 +198,10 @@ export async function openPipeline(options: PipelineOptions): Promise<Pipeline> 
   };
   const pushover = createPushoverClient(pushoverOptions);
   let outbox: Outbox;
+  const outboxDir = options.outbox?.dir ?? (env.OUTBOX_DIR?.trim() || join(config.dataDir, 'outbox'));
   try {
     outbox = await openOutbox({
-      dir: env.OUTBOX_DIR?.trim() || join(config.dataDir, 'outbox'),
+      dir: outboxDir,
       clock,
       // Sentry-side failures back off from the same floor as Pushover's (≥ 5 s in production).
       retry: { minMs: config.pushover.retryMinMs },
@@ -293,6 +297,7 @@ export async function openPipeline(options: PipelineOptions): Promise<Pipeline> 
   };
 
   let running = false;
+  let replays: ReplayWatcher | undefined;
   let closed: Promise<void> | undefined;
   return {
     outbox, pushover, ingest,
@@ -314,15 +319,27 @@ export async function openPipeline(options: PipelineOptions): Promise<Pipeline> 
       if (running || closed) return;
       running = true;
       outbox.run(handle, { concurrency });
+      // `dead-letters replay` while we hold the outbox lock: it leaves a request, we carry it out.
+      replays = watchReplayRequests(outbox, outboxDir, {
+        intervalMs: options.replayPollMs,
+        onRequest: ({ target, answer }) => {
+          if ('error' in answer) log.warn('dead-letter replay refused', { target, error: answer.error });
+          else log.info('dead letters replayed on request', { target, replayed: answer.replayed });
+        },
+      });
     },
     async stop() {
       if (!running) return;
       running = false;
+      await replays?.stop();
+      replays = undefined;
       await outbox.stop();
     },
     close() {
       closed ??= (async () => {
         running = false;
+        await replays?.stop();
+        replays = undefined;
         await outbox.close();
         await pushover.close();
       })();
