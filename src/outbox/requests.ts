@@ -156,24 +156,28 @@ export async function requestReplay(outboxDir: string, target: string, options: 
   writeAtomically(request, JSON.stringify({ replay: target }));
   const timeoutMs = options.timeoutMs ?? 10_000;
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  /** The server's answer (read and removed), or undefined while there is none. */
+  const takeAnswer = (): ReplayAnswer | undefined => {
+    let text: string;
     try {
-      const answer = JSON.parse(readFileSync(answerPath, 'utf8')) as ReplayAnswer;
-      rmSync(answerPath, { force: true });
-      return answer;
+      text = readFileSync(answerPath, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
     }
+    rmSync(answerPath, { force: true });
+    return JSON.parse(text) as ReplayAnswer;
+  };
+  for (;;) {
+    const answer = takeAnswer();
+    if (answer) return answer;
     if (Date.now() >= deadline) {
       try {
         rmSync(request);
       } catch {
         // Already renamed to .taken: the server has it. It may have answered since the last look.
-        try {
-          const answer = JSON.parse(readFileSync(answerPath, 'utf8')) as ReplayAnswer;
-          rmSync(answerPath, { force: true });
-          return answer;
-        } catch { /* no answer yet */ }
+        const late = takeAnswer();
+        if (late) return late;
         throw new ReplayRequestTimeoutError(true, timeoutMs);
       }
       throw new ReplayRequestTimeoutError(false, timeoutMs);

@@ -168,7 +168,7 @@ export class OutboxState {
         if (!job || job.status !== 'pending') return 0;
         // A marker still set from an earlier run means that run ended without an outcome: one more doubt.
         // (A running outbox clears it before the next run; only a replayed journal gets here with one.)
-        const next = job.started === undefined ? { ...job } : withDoubt({ ...job }, (job.inDoubt ?? 0) + 1);
+        const next = job.started === undefined ? { ...job } : interrupted(job);
         next.started = rec.at;
         // Not putJob: the job is running (taken off the queue), and a marker changes nothing about when it
         // runs. Replaying a journal, its queue entry stays valid (same due, same version).

@@ -13,12 +13,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { startSentryEmulator, type SentryEmulator } from '../../conformance/emulator/index.ts';
+import { freePort } from '../../conformance/target.ts';
 import { startPushoverEmulator, type PushoverEmulator } from '../../conformance/pushover.ts';
 import { deadLettersCommand } from '../outbox/cli.ts';
 import { tempDir, tsRunner } from '../testing/runtime.ts';
@@ -34,14 +34,6 @@ const CONCURRENCY = 8;
  * marker and its ack (the in-doubt window). Cleared once the last restart is done.
  */
 const PUSHOVER_LATENCY_MS = 30;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 interface Child { proc: ChildProcess; exited: Promise<void>; ready: Promise<void>; err(): string }
 
