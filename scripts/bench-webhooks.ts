@@ -37,6 +37,11 @@ interface Run {
   serverUsPerReq: number;
   /** Driver CPU as a share of one core over the run. */
   driverCore: number;
+  /**
+   * Share of the run the server's main thread was busy (Node only): near 100 % the server is bound by its
+   * one event loop, and only less work per request raises its throughput.
+   */
+  serverLoop?: number;
 }
 
 function medianOf(values: number[]): number {
@@ -55,6 +60,7 @@ function summarize(runs: Run[]) {
     max: Math.max(...runs.map((r) => r.load.maxMs)),
     serverUs: medianOf(runs.map((r) => r.serverUsPerReq)),
     driverCore: medianOf(runs.map((r) => r.driverCore)),
+    serverLoop: runs.every((r) => r.serverLoop !== undefined) ? medianOf(runs.map((r) => r.serverLoop!)) : undefined,
     sent: runs.reduce((n, r) => n + r.load.sent, 0),
     failed: runs.reduce((n, r) => n + r.load.sent - r.load.acked.length, 0),
     statuses: runs.map((r) => r.load.statuses),
@@ -63,7 +69,8 @@ function summarize(runs: Run[]) {
 
 function line(name: string, s: ReturnType<typeof summarize>): string {
   return `${name.padEnd(5)} ${s.rps.toFixed(0).padStart(7)} req/s  p50 ${s.p50.toFixed(2)} ms  p99 ${s.p99.toFixed(2)} ms ` +
-    `(worst ${s.worstP99.toFixed(1)})  max ${s.max.toFixed(1)} ms  server CPU ${s.serverUs.toFixed(0)} µs/req  driver ${(s.driverCore * 100).toFixed(0)}% core` +
+    `(worst ${s.worstP99.toFixed(1)})  max ${s.max.toFixed(1)} ms  server CPU ${s.serverUs.toFixed(0)} µs/req` +
+    (s.serverLoop !== undefined ? `, loop ${(s.serverLoop * 100).toFixed(0)}% busy` : '') + `  driver ${(s.driverCore * 100).toFixed(0)}% core` +
     (s.failed ? `  (${s.failed} of ${s.sent} not 2xx: ${JSON.stringify(s.statuses)})` : '');
 }
 
@@ -107,6 +114,8 @@ export async function main(args: string[]): Promise<number> {
       load,
       serverUsPerReq: ((after.cpuMs - before.cpuMs) * 1000) / Math.max(1, load.sent),
       driverCore: (cpu.user + cpu.system) / 1000 / load.durationMs,
+      ...(after.loopBusyMs !== undefined && before.loopBusyMs !== undefined
+        ? { serverLoop: (after.loopBusyMs - before.loopBusyMs) / load.durationMs } : {}),
     };
   };
   let allOk = true;

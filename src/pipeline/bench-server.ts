@@ -16,6 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../log.ts';
@@ -33,6 +34,11 @@ export interface BenchServerStats {
   cpuMs: number;
   /** Of which in the kernel (system time: socket and file syscalls, fsync), ms. */
   sysMs: number;
+  /**
+   * Time the main thread's event loop was busy (not waiting for I/O) so far, ms; undefined where the
+   * runtime does not measure it (Deno's `eventLoopUtilization` always says 0).
+   */
+  loopBusyMs?: number;
   /** The outbox counters (ours only). */
   outbox?: OutboxStats;
 }
@@ -75,9 +81,10 @@ export async function startBareServer(): Promise<{ url: string; close(): Promise
 
 const MARK = 'bench-server ';
 
-function cpu(): { cpuMs: number; sysMs: number } {
+function cpu(): Omit<BenchServerStats, 'outbox'> {
   const u = process.cpuUsage();
-  return { cpuMs: (u.user + u.system) / 1000, sysMs: u.system / 1000 };
+  const busy = isDeno ? undefined : performance.eventLoopUtilization().active;
+  return { cpuMs: (u.user + u.system) / 1000, sysMs: u.system / 1000, ...(busy !== undefined ? { loopBusyMs: busy } : {}) };
 }
 
 /**
