@@ -7,45 +7,10 @@
  * newline, so a line is always exactly one record.
  */
 
+import { crc32 } from '../crc32.ts';
+
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
-
-/**
- * Slice-by-8 CRC tables: table k (at offset 256·k) advances a CRC over a byte followed by k zero bytes,
- * so the main loop consumes 8 bytes per step (~4× the byte-at-a-time loop; records are hashed on the
- * webhook ack path).
- */
-const CRC_TABLES = (() => {
-  const t = new Int32Array(256 * 8);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  for (let n = 0; n < 256; n++) {
-    for (let k = 1; k < 8; k++) t[256 * k + n] = (t[256 * (k - 1) + n]! >>> 8) ^ t[t[256 * (k - 1) + n]! & 0xff]!;
-  }
-  return t;
-})();
-
-/**
- * IEEE CRC-32 (the zlib/PNG one). Hand-rolled because `zlib.crc32` needs Node ≥ 22.2.
- *
- * @example
- * crc32(Buffer.from('123456789')) === 0xcbf43926
- */
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  const t = CRC_TABLES;
-  let c = ~0;
-  let i = start;
-  for (; i + 8 <= end; i += 8) {
-    c ^= bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
-    c = t[1792 + (c & 0xff)]! ^ t[1536 + ((c >>> 8) & 0xff)]! ^ t[1280 + ((c >>> 16) & 0xff)]! ^ t[1024 + (c >>> 24)]! ^
-      t[768 + bytes[i + 4]!]! ^ t[512 + bytes[i + 5]!]! ^ t[256 + bytes[i + 6]!]! ^ t[bytes[i + 7]!]!;
-  }
-  for (; i < end; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
-}
 
 /**
  * Frames one record as journal bytes: the JSON is serialised and encoded once, straight into the line.
