@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { oversizedPng } from '../../scripts/gen-image-fixtures.ts';
 import { checkImage } from './check.ts';
-import { encodePng } from './encode.ts';
+import { chunk, encodePng } from './encode.ts';
 import { IMAGE_CODES, serverWouldAccept } from './findings.ts';
 import { fixImage } from './fix.ts';
-import { crc32, crc32Js, readPngStructure, sniffFormat } from './png.ts';
+import { crc32, crc32Js, PNG_SIGNATURE, readPngStructure, sniffFormat } from './png.ts';
+import zlib from 'node:zlib';
 
 const DIR = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../fixtures/images');
 type Side = { ok: boolean; errors: string[]; warnings: string[]; server: number; fixable?: boolean };
@@ -106,6 +107,40 @@ describe('never crashes on damaged input', () => {
     const data = read('logo-good.png');
     assert.equal(crc32Js(data), crc32(data));
     assert.equal(sniffFormat(Buffer.from('<?xml version="1.0"?><svg></svg>')), 'svg');
+  });
+});
+
+/** A PNG whose IHDR says width×height RGBA and whose IDAT is `raw` compressed (any length). */
+function pngWithIdat(width: number, height: number, raw: Uint8Array): Buffer {
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, width);
+  new DataView(ihdr.buffer).setUint32(4, height);
+  ihdr.set([8, 6, 0, 0, 0], 8);
+  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', new Uint8Array())]);
+}
+
+describe('decompression bombs are refused without inflating them', () => {
+  it('a header claiming more than MAX_DECODE_PIXELS is judged by the header alone', () => {
+    // 5000×5000 RGBA would inflate to 100 MB; a real bomb (20000²) took 6 GB and 19 s before the cap.
+    const report = checkImage(pngWithIdat(5000, 5000, new Uint8Array(16)), 'logo');
+    assert.deepEqual(codes(report.errors), ['dimensions-too-large']);
+    assert.match(report.errors[0]!.message, /pixels were not checked/);
+    assert.equal(report.decoded, undefined);
+    const fix = fixImage(pngWithIdat(5000, 5000, new Uint8Array(16)), 'logo');
+    assert.equal(fix.fixed, false);
+    assert.match(fix.fixed ? '' : fix.reason, /5000×5000 px is too large to decode safely/);
+  });
+
+  it('IDAT that inflates far beyond what the header needs fails instead of passing', () => {
+    // 256×256 RGBA needs 263,424 bytes; 64 MiB of zeros deflates to ~64 kB (a 2 MB file reached 4 GB).
+    const report = checkImage(pngWithIdat(256, 256, new Uint8Array(64 << 20)), 'icon');
+    assert.deepEqual(codes(report.errors), ['png-decode-failed']);
+    assert.match(report.errors[0]!.message, /decompression bomb/);
+  });
+
+  it('a little excess after the image data is still tolerated, as decoders do', () => {
+    const report = checkImage(pngWithIdat(256, 256, new Uint8Array(256 * (1 + 256 * 4) + 1000)), 'icon');
+    assert.equal(report.ok, true, JSON.stringify(report.errors));
   });
 });
 

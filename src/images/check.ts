@@ -12,6 +12,15 @@ import { colorTypeName, formatName, readPngStructure, sniffFormat, type PngHeade
 /** Sentry's limits (`SENTRY_MAX_AVATAR_SIZE`, AvatarField MIN/MAX_DIMENSION). */
 export const LIMITS = { maxBytes: 5_000_000, minSide: 256, maxSide: 1024 } as const;
 
+/**
+ * The most pixels decoded (4096², 16× what Sentry accepts): a 1.5 MB file can claim 20000×20000 px and
+ * inflate to gigabytes, so larger images are judged by their header alone (they already fail
+ * dimensions-too-large: more than 1024² pixels means a side over 1024).
+ */
+export const MAX_DECODE_PIXELS = 4096 * 4096;
+/** Inflated bytes tolerated beyond what the header implies (decoders ignore the excess; a bomb is refused). */
+export const MAX_EXCESS_INFLATED_BYTES = 1 << 20;
+
 /** A decoded image: RGBA samples, 8-bit or (for 16-bit files) 16-bit. */
 export interface DecodedImage {
   width: number;
@@ -72,13 +81,19 @@ export function expectedInflatedSize(h: PngHeader): number {
  */
 export function decodePng(structure: PngStructure & { header: PngHeader }): DecodedImage {
   const h = structure.header;
-  let inflated: Buffer;
-  try {
-    inflated = zlib.inflateSync(Buffer.concat(structure.idat));
-  } catch (error) {
-    throw new Error(`the compressed image data is corrupt (${(error as Error).message})`);
+  if (h.width * h.height > MAX_DECODE_PIXELS) {
+    throw new Error(`${h.width}×${h.height} px is more than ${MAX_DECODE_PIXELS.toLocaleString('en-US')} pixels, too many to decode safely`);
   }
   const expected = expectedInflatedSize(h);
+  let inflated: Buffer;
+  try {
+    inflated = zlib.inflateSync(Buffer.concat(structure.idat), { maxOutputLength: expected + MAX_EXCESS_INFLATED_BYTES });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new Error(`the compressed image data inflates to far more than the ${expected.toLocaleString('en-US')} bytes a ${h.width}×${h.height} image needs (a decompression bomb?)`);
+    }
+    throw new Error(`the compressed image data is corrupt (${(error as Error).message})`);
+  }
   if (inflated.length < expected) throw new Error(`the image data is incomplete (${inflated.length} of ${expected} bytes)`);
   const meta: PngjsMeta = { width: h.width, height: h.height, depth: h.bitDepth, interlace: h.interlace, bpp: SAMPLES_PER_PIXEL[h.colorType]!, colorType: h.colorType };
   if (h.colorType === 3) {
@@ -265,6 +280,12 @@ export function checkImage(bytes: Uint8Array, kind: ImageKind): ImageReport {
     errors.push({ code: 'icon-not-rgba', message: `the icon is stored as ${colorTypeName(header.colorType)} (colour type ${header.colorType}); Sentry's server requires RGBA (colour type 6) even if the image looks right` });
   }
   if (structure.errors.length > 0) return finish(report);
+  if (header.width * header.height > MAX_DECODE_PIXELS) {
+    // dimensions-too-large is already reported; say why nothing else was checked.
+    const large = errors.find((e) => e.code === 'dimensions-too-large');
+    if (large) large.message += `; the pixels were not checked (more than ${MAX_DECODE_PIXELS.toLocaleString('en-US')} pixels are not decoded, to bound memory)`;
+    return finish(report);
+  }
   try {
     report.decoded = decodePng({ ...structure, header });
   } catch (error) {

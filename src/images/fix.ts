@@ -13,7 +13,7 @@
  * Not fixed (not mechanical): a logo's opaque background, non-PNG files, undecodable files.
  */
 import { PNG } from 'pngjs';
-import { checkImage, LIMITS, type DecodedImage } from './check.ts';
+import { checkImage, LIMITS, MAX_DECODE_PIXELS, type DecodedImage } from './check.ts';
 import type { ImageKind } from './findings.ts';
 
 /** The outcome of `fixImage`. */
@@ -163,6 +163,10 @@ export function blackenIcon(img: Rgba8): { image: Rgba8; rule: string } {
  */
 export function fixImage(bytes: Uint8Array, kind: ImageKind): FixResult {
   const report = checkImage(bytes, kind);
+  const h = report.header;
+  if (!report.decoded && h && report.errors.every((e) => !e.code.startsWith('png-')) && h.width * h.height > MAX_DECODE_PIXELS) {
+    return { fixed: false, reason: `cannot fix: ${h.width}×${h.height} px is too large to decode safely (more than ${MAX_DECODE_PIXELS.toLocaleString('en-US')} pixels); scale it down to at most ${LIMITS.maxSide}×${LIMITS.maxSide} in an image editor` };
+  }
   if (!report.decoded) {
     const first = report.errors[0];
     return { fixed: false, reason: `cannot fix: ${first ? first.message : 'the file could not be decoded'}` };
