@@ -180,6 +180,16 @@ describe('fixImage', () => {
     assert.equal(checkImage(result.png, 'icon').decoded!.data[(128 * 256 + 128) * 4 + 3], 255);
   });
 
+  it('a flat all-black RGB icon becomes a black RGBA square, not a blank icon that "passes"', () => {
+    const result = fixImage(read('icon-rgb-black.png'), 'icon');
+    assert.ok(result.fixed);
+    const fixed = checkImage(result.png, 'icon').decoded!;
+    let visible = 0;
+    for (let i = 3; i < fixed.data.length; i += 4) if (fixed.data[i]! > 0) visible++;
+    assert.equal(visible, 256 * 256);
+    assert.match(result.changes.join(' '), /alpha kept/);
+  });
+
   it('refuses what is not mechanical: non-PNG, broken data; leaves an opaque logo background alone', () => {
     assert.equal(fixImage(read('jpeg-named.png'), 'logo').fixed, false);
     assert.equal(fixImage(read('truncated.png'), 'icon').fixed, false);

@@ -9,7 +9,8 @@
  * - dark art on a light or transparent background (the usual case): alpha' = alpha × (1 − L);
  * - light art on an opaque dark background (opaque border, mean L < 0.5): alpha' = alpha × L;
  * - light art on a transparent background (the rule above would erase it: Σalpha' < 25 % of Σalpha):
- *   alpha' = alpha (the shape is already in the alpha channel).
+ *   alpha' = alpha (the shape is already in the alpha channel);
+ * - a flat image where the chosen rule leaves < 1 % of Σalpha (e.g. an all-black RGB square): alpha' = alpha.
  * Not fixed (not mechanical): a logo's opaque background, non-PNG files, undecodable files.
  */
 import { PNG } from 'pngjs';
@@ -147,6 +148,12 @@ export function blackenIcon(img: Rgba8): { image: Rgba8; rule: string } {
   if (!lightArt && hasTransparency && after < before * 0.25) {
     for (let i = 3; i < data.length; i += 4) out[i] = data[i]!;
     return { image: { width, height, data: out }, rule: 'alpha kept from the original (light artwork on a transparent background), colour set to black' };
+  }
+  // A flat image (e.g. an all-black RGB square) has no luminance contrast: either rule would erase every
+  // visible pixel and write a blank icon that "passes". Keep what was visible instead.
+  if (before > 0 && after < before * 0.01) {
+    for (let i = 3; i < data.length; i += 4) out[i] = data[i]!;
+    return { image: { width, height, data: out }, rule: 'alpha kept from the original (one flat colour: the luminance rules would erase it), colour set to black' };
   }
   return {
     image: { width, height, data: out },
