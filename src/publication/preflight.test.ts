@@ -75,6 +75,14 @@ describe('preflight details', () => {
     assert.deepEqual(off.findings, []);
   });
 
+  it('name length counts characters as Sentry (Python len) does: code points, not UTF-16 units', async () => {
+    const base = await loadAppConfig(join(APPS, 'good.json'));
+    const at = (name: string) => checkAppConfig({ ...base, name }, join(APPS, 'x.json')).then((r) => r.findings.map((f) => f.code));
+    assert.deepEqual(await at('🚀'.repeat(57)), []);
+    assert.deepEqual(await at('🚀'.repeat(58)), ['name-too-long']);
+    assert.deepEqual(await at('N'.repeat(58)), ['name-too-long']);
+  });
+
   it('extra scopes and event scopes are configurable', async () => {
     const base = await loadAppConfig(join(APPS, 'good.json'));
     const cfg = { ...base, scopes: ['event:read', 'project:distribution'], events: ['issue', 'newthing'] };

@@ -126,7 +126,8 @@ export async function checkAppConfig(config: Record<string, unknown>, path: stri
   };
 
   if (isBlank(config.name)) add('error', 'name-missing', 'name', 'name is missing');
-  else if (String(config.name).length > MAX_NAME_LENGTH) add('error', 'name-too-long', 'name', `name is ${String(config.name).length} characters`);
+  // Sentry counts characters as Python's len() does: code points, so an emoji is one, not two UTF-16 units.
+  else if ([...String(config.name)].length > MAX_NAME_LENGTH) add('error', 'name-too-long', 'name', `name is ${[...String(config.name)].length} characters`);
   if (isBlank(config.author)) add('error', 'author-missing', 'author', 'author is missing (Sentry: "author required for public integrations")');
   if (isBlank(config.overview)) add('error', 'overview-missing', 'overview', 'overview is missing or empty');
 
