@@ -85,7 +85,8 @@ export function checkPublicHttpsUrl(value: string): UrlProblem[] {
   if (url.username || url.password) {
     out.push({ severity: 'error', code: 'url-credentials', message: 'contains credentials (user:password@); never put secrets in the URL' });
   }
-  const host = url.hostname.toLowerCase();
+  // A trailing dot names the same host (fully qualified): "localhost." is still loopback.
+  const host = url.hostname.toLowerCase().replace(/\.$/, '');
   const bare = host.startsWith('[') ? host.slice(1, -1) : host;
   const reason = host === 'localhost' || host.endsWith('.localhost')
     ? 'localhost'

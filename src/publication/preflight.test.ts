@@ -100,6 +100,8 @@ describe('preflight details', () => {
     for (const u of ['https://127.0.0.1/', 'https://0x7f.1/', 'https://172.20.1.1/', 'https://169.254.169.254/latest', 'https://100.64.0.1/', 'https://[::1]/', 'https://[fd00::1]/', 'https://[::ffff:10.0.0.1]/', 'https://app.localhost/']) {
       assert.deepEqual(codes(u), ['error:url-not-public'], u);
     }
+    for (const u of ['https://localhost./x', 'https://app.localhost./x']) assert.deepEqual(codes(u), ['error:url-not-public'], u);
+    assert.deepEqual(codes('https://hooks.example.com./x'), []);
     assert.deepEqual(codes('https://intranet/x'), ['warning:url-not-public']);
     assert.deepEqual(codes('https://u:p@hooks.example.com/'), ['error:url-credentials']);
     assert.deepEqual(codes('not a url'), ['error:url-invalid']);
