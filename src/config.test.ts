@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, describeConfig, loadConfig, parseDotEnv, publicUrls } from './config.ts';
+import { applyEnvFile, ConfigError, describeConfig, loadConfig, parseDotEnv, publicUrls, readEnvFile } from './config.ts';
 import { tempDir } from './testing/runtime.ts';
 
 const SECRET = 'c'.repeat(64);
@@ -68,6 +68,35 @@ describe('config', () => {
       assert.equal(c.host, '0.0.0.0');
       assert.equal(loadConfig({ env: {}, envFile: join(dir.path, 'missing') }).mode, 'sandbox');
       assert.throws(() => loadConfig({ env: {}, envFile: join(dir.path, 'missing'), envFileRequired: true }), ConfigError);
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('LOG_LEVEL: one of debug/info/warn/error (any case), else named; read from .env like the rest', { timeout: 10_000 }, async () => {
+    assert.equal(loadConfig({ env: base }).logLevel, 'info');
+    assert.equal(loadConfig({ env: { ...base, LOG_LEVEL: 'WARN' } }).logLevel, 'warn');
+    assert.match(problems({ ...base, LOG_LEVEL: 'verbose' }).join('\n'), /LOG_LEVEL must be one of debug, info, warn, error, got "verbose"/);
+    const dir = await tempDir();
+    try {
+      const file = join(dir.path, '.env');
+      await writeFile(file, 'LOG_LEVEL=debug\n');
+      assert.equal(loadConfig({ env: base, envFile: file }).logLevel, 'debug');
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('applyEnvFile completes an environment with .env values without overriding it', { timeout: 10_000 }, async () => {
+    const dir = await tempDir();
+    try {
+      const file = join(dir.path, '.env');
+      await writeFile(file, 'NOTIFY_CONCURRENCY=4\nPORT=4000\nHOST=0.0.0.0\n');
+      const env: Record<string, string | undefined> = { PORT: '5000', HOST: '' };
+      assert.deepEqual(applyEnvFile(env, readEnvFile(file, true)), ['NOTIFY_CONCURRENCY']);
+      assert.deepEqual(env, { PORT: '5000', HOST: '', NOTIFY_CONCURRENCY: '4' });
+      assert.deepEqual(readEnvFile(join(dir.path, 'missing'), false), {});
+      assert.throws(() => readEnvFile(join(dir.path, 'missing'), true), /cannot read env file .*missing: ENOENT/);
     } finally {
       await dir.remove();
     }

@@ -8,6 +8,7 @@
  * console.log(config.mode); // 'production' when SENTRY_CLIENT_SECRET is set, else 'sandbox'
  */
 import { readFileSync } from 'node:fs';
+import type { LogLevel } from './log.ts';
 import { parseStoreKey } from './store/key.ts';
 
 /** The validated configuration of the integration server. */
@@ -45,6 +46,8 @@ export interface Config {
   jwtRefresh: boolean;
   /** Refresh this long before `expiresAt` (default 5 minutes). */
   tokenRefreshSkewMs: number;
+  /** LOG_LEVEL: the lowest level logged (default `info`); `serve` builds its logger with it. */
+  logLevel?: LogLevel;
   pushover: {
     url: string;
     token?: string;
@@ -140,6 +143,16 @@ const BOOL_TRUE = new Set(['1', 'true', 'yes', 'on']);
 const BOOL_FALSE = new Set(['0', 'false', 'no', 'off']);
 const PATH_RE = /^\/[A-Za-z0-9._~\-/]*$/;
 
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** LOG_LEVEL checked (any case); a problem names the variable and the accepted values. */
+function logLevel(value: string | undefined, problems: string[]): LogLevel {
+  if (value === undefined) return 'info';
+  const level = LOG_LEVELS.find((l) => l === value.toLowerCase());
+  if (!level) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
+  return level ?? 'info';
+}
+
 /**
  * PUBLIC_URL checked: an absolute http(s) URL without credentials, query or fragment (paths are
  * appended to it), trailing slashes trimmed. A problem is pushed naming the variable.
@@ -167,6 +180,44 @@ function publicBaseUrl(value: string | undefined, problems: string[]): string | 
 }
 
 /**
+ * Reads a `.env` file ({@link parseDotEnv}). A missing file is `{}` unless `required`; an unreadable
+ * or malformed one is a {@link ConfigError} (bad lines by number only: they may hold secrets).
+ *
+ * @example
+ * const fromFile = readEnvFile('.env', false); // { PORT: '8080', … } or {} when there is no .env
+ */
+export function readEnvFile(path: string, required: boolean): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !required) return {};
+    throw new ConfigError([`cannot read env file ${path}: ${code ?? 'error'}`]);
+  }
+  return parseDotEnv(text, path);
+}
+
+/**
+ * Completes `env` with the variables of a `.env` file that `env` does not set (the environment
+ * wins, as in {@link loadConfig}); returns the names it added. `serve` applies it to `process.env`
+ * so every component that reads the environment (the notification pipeline's NOTIFY_* and
+ * PUSHOVER_* variables, LOG_LEVEL, the sandbox's DATA_DIR) sees `.env` values too.
+ *
+ * @example
+ * applyEnvFile(process.env, readEnvFile('.env', false));
+ */
+export function applyEnvFile(env: Record<string, string | undefined>, fileEnv: Record<string, string>): string[] {
+  const added: string[] = [];
+  for (const [name, value] of Object.entries(fileEnv)) {
+    if (env[name] !== undefined) continue;
+    env[name] = value;
+    added.push(name);
+  }
+  return added;
+}
+
+/**
  * Reads and validates the configuration. Throws {@link ConfigError} listing every problem.
  *
  * @example
@@ -174,19 +225,7 @@ function publicBaseUrl(value: string | undefined, problems: string[]): string | 
  */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const processEnv = options.env ?? process.env;
-  let fileEnv: Record<string, string> = {};
-  if (options.envFile) {
-    let text: string | undefined;
-    try {
-      text = readFileSync(options.envFile, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' || options.envFileRequired) {
-        throw new ConfigError([`cannot read env file ${options.envFile}: ${code ?? 'error'}`]);
-      }
-    }
-    if (text !== undefined) fileEnv = parseDotEnv(text, options.envFile);
-  }
+  const fileEnv = options.envFile ? readEnvFile(options.envFile, options.envFileRequired ?? false) : {};
   const raw = (name: string): string | undefined => {
     const value = processEnv[name] ?? fileEnv[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
@@ -280,6 +319,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     webhookPath,
     jwtRefresh: bool('JWT_REFRESH', true),
     tokenRefreshSkewMs: int('TOKEN_REFRESH_SKEW_MS', 5 * 60_000, 0, 4 * 3600_000),
+    logLevel: logLevel(raw('LOG_LEVEL'), problems),
     pushover: {
       url: url('PUSHOVER_URL', 'https://api.pushover.net')!,
       retryMinMs: int('PUSHOVER_RETRY_MIN_MS', 5000, 0, 3600_000),
@@ -323,6 +363,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     publicUrl: config.publicUrl,
     jwtRefresh: config.jwtRefresh,
     tokenRefreshSkewMs: config.tokenRefreshSkewMs,
+    logLevel: config.logLevel,
     pushover: {
       url: config.pushover.url,
       token: config.pushover.token ? 'set' : 'unset',

@@ -14,12 +14,12 @@ const T = { timeout: 60_000 };
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-function serve(env: Record<string, string>, envDir: string) {
+function serve(env: Record<string, string>, envDir: string, envFile = 'empty.env') {
   const [cmd, ...args] = tsRunner(CLI);
   // cwd is the repository (tsx resolves from it); an explicit empty env file keeps ./.env out.
   // Only what the test sets: no stray SENTRY_* from the parent environment.
   const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1' };
-  const proc = spawn(cmd!, [...args, 'serve', '--env-file', `${envDir}/empty.env`], { env: { ...base, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd!, [...args, 'serve', '--env-file', `${envDir}/${envFile}`], { env: { ...base, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (d) => { stdout += d; });
@@ -61,6 +61,24 @@ describe('serve command', () => {
     assert.match(run.err(), /PUBLIC_URL must be an absolute http\(s\) URL .*scheme ftp:/);
     assert.ok(!run.err().includes(secret) && !run.out().includes(secret));
     // (No environment at all is the sandbox, not an error: src/sandbox/start.test.ts covers it.)
+  });
+
+  it('the env file reaches every variable: a bad LOG_LEVEL or NOTIFY_CONCURRENCY there exits 2 naming it', T, async () => {
+    await writeFile(`${dir.path}/bad.env`, 'LOG_LEVEL=verbose\nNOTIFY_CONCURRENCY=lots\n');
+    const app = emulator.app;
+    const env = {
+      SENTRY_URL: emulator.url, SENTRY_CLIENT_ID: app.clientId, SENTRY_CLIENT_SECRET: app.clientSecret,
+      PORT: '0', DATA_DIR: `${dir.path}/data-envfile`,
+      PUSHOVER_URL: 'http://127.0.0.1:9', PUSHOVER_TOKEN: 'a'.repeat(30), PUSHOVER_USER: 'u'.repeat(30),
+    };
+    const bad = serve(env, dir.path, 'bad.env');
+    assert.equal(await bad.exited, 2, bad.out());
+    assert.match(bad.err(), /LOG_LEVEL must be one of debug, info, warn, error, got "verbose"/);
+    // The environment wins over the file; the pipeline's own variables are read from the file too.
+    const pipeline = serve({ ...env, LOG_LEVEL: 'warn' }, dir.path, 'bad.env');
+    assert.equal(await pipeline.exited, 2, pipeline.out());
+    assert.match(pipeline.err(), /NOTIFY_CONCURRENCY/);
+    assert.doesNotMatch(pipeline.err(), /LOG_LEVEL/);
   });
 
   it('PUBLIC_URL: the ready line and the banner give the public webhook and redirect URLs', T, async () => {

@@ -10,8 +10,8 @@
  * const status = await run(['--env-file', '.env']);
  */
 import { resolve } from 'node:path';
-import { ConfigError, loadConfig, publicUrls, type Config } from '../config.ts';
-import { createLogger, type Logger, type LogLevel } from '../log.ts';
+import { applyEnvFile, ConfigError, loadConfig, publicUrls, readEnvFile, type Config } from '../config.ts';
+import { createLogger, type Logger } from '../log.ts';
 import { createSentryApi } from '../sentry/api.ts';
 import { openFileStore } from '../store/file.ts';
 import { parseStoreKey } from '../store/key.ts';
@@ -57,7 +57,10 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
 
   let config: Config;
   try {
-    config = loadConfig({ env: process.env, envFile, envFileRequired });
+    // The .env file completes process.env (the environment wins) before anything reads it: the
+    // pipeline's NOTIFY_*/PUSHOVER_*/OUTBOX_DIR, LOG_LEVEL and the sandbox's DATA_DIR included.
+    applyEnvFile(process.env, readEnvFile(envFile, envFileRequired));
+    config = loadConfig({ env: process.env });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`serve: ${error.message}`);
@@ -78,8 +81,7 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
     throw error;
   }
   config = mode.config;
-  const level = (['debug', 'info', 'warn', 'error'] as const).find((l) => l === process.env.LOG_LEVEL) ?? 'info';
-  const logger: Logger = createLogger({ level: level as LogLevel });
+  const logger: Logger = createLogger({ level: config.logLevel ?? 'info' });
 
   let store;
   try {
