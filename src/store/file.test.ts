@@ -66,7 +66,11 @@ describe('file store on disk', { timeout: 60_000 }, () => {
 
   it('refuses a path that is a file', async () => {
     await writeFile(join(tmp.path, 'plain'), 'x');
-    await assert.rejects(openFileStore({ dir: join(tmp.path, 'plain'), onWarning: quiet }), /EEXIST|not a directory/);
+    const plain = join(tmp.path, 'plain');
+    await assert.rejects(openFileStore({ dir: plain, onWarning: quiet }),
+      (e: unknown) => e instanceof StoreDirError && e.path === plain && e.message === `${plain}: is not a directory (a file has that name)`);
+    await assert.rejects(openFileStore({ dir: join(plain, 'data'), onWarning: quiet }),
+      (e: unknown) => e instanceof StoreDirError && /part of its path is a file/.test(e.message));
   });
 
   it('with a key, no token or refresh token bytes reach the disk in clear', async () => {

@@ -199,7 +199,15 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 }
 
 async function prepareDir(dir: string, warn: (m: string) => void): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    // mkdir's own EEXIST/ENOTDIR ("file already exists, mkdir …") does not say what is wrong with DATA_DIR.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new StoreDirError(dir, 'is not a directory (a file has that name)');
+    if (code === 'ENOTDIR') throw new StoreDirError(dir, 'cannot be created: part of its path is a file, not a directory');
+    throw error;
+  }
   const info = await stat(dir);
   if (!info.isDirectory()) throw new StoreDirError(dir, 'is not a directory');
   const uid = process.getuid?.();
