@@ -80,6 +80,33 @@ describe('check-images CLI', () => {
     assert.match(human.out, /fix {5}wrote .*cropped\.fixed\.png \(passes\): rewrote as RGBA/);
   });
 
+  it('--fix never loses a fix: the same file as logo and icon gets one output per role; a given file is never overwritten', async () => {
+    const both = join(dir.path, 'both.png');
+    await copyFile(join(FIX, 'logo-not-square.png'), both);
+    const r = await capture(['--logo', both, '--icon', both, '--fix']);
+    assert.equal(r.status, 1);
+    const logoOut = join(dir.path, 'both.logo.fixed.png');
+    const iconOut = join(dir.path, 'both.icon.fixed.png');
+    assert.match(r.out, /wrote .*both\.logo\.fixed\.png \(passes\)/);
+    assert.match(r.out, /wrote .*both\.icon\.fixed\.png \(passes\)/);
+    assert.equal(checkImage(await readFile(logoOut), 'logo').ok, true);
+    assert.equal(checkImage(await readFile(iconOut), 'icon').ok, true);
+    // `x` and `x.png` would both be fixed to x.fixed.png.
+    const bare = join(dir.path, 'pair');
+    await copyFile(join(FIX, 'logo-not-square.png'), bare);
+    await copyFile(join(FIX, 'icon-cropper-near-black.png'), `${bare}.png`);
+    const pair = await capture(['--logo', bare, '--icon', `${bare}.png`, '--fix', '--json']);
+    assert.deepEqual((JSON.parse(pair.out).files as Array<{ path: string }>).map((f) => f.path), [bare, `${bare}.logo.fixed.png`, `${bare}.png`, `${bare}.icon.fixed.png`]);
+    // The logo's fix would overwrite the icon the user gave.
+    const victim = join(dir.path, 'both.fixed.png');
+    await copyFile(join(FIX, 'icon-good.png'), victim);
+    const before = await readFile(victim);
+    const clash = await capture(['--logo', both, '--icon', victim, '--fix']);
+    assert.equal(clash.status, 2);
+    assert.match(clash.err, /--fix would write .*both\.fixed\.png over the icon you gave/);
+    assert.deepEqual(await readFile(victim), before);
+  });
+
   it('runs as a subcommand of the kit CLI with the same exit codes', { timeout: 60_000 }, () => {
     const [cmd, ...args] = tsRunner(join(ROOT, 'src/cli.ts'));
     const ok = spawnSync(cmd!, [...args, 'check-images', '--icon', join(FIX, 'icon-good.png'), '--json'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });

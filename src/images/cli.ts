@@ -4,8 +4,11 @@
  * Exit status: 0 when no file fails (warnings allowed), 1 when a file fails, 2 for usage errors or a file
  * that cannot be read. With --fix, a corrected copy is written beside each failing file as
  * `<name>.fixed.png`, re-checked and listed as its own entry; the status still describes the given files.
+ * When logo and icon would share one output name, each gets its own (`<name>.logo.fixed.png`,
+ * `<name>.icon.fixed.png`); a fix that would overwrite a given file is refused up front (exit 2).
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkImage, type ImageReport } from './check.ts';
 import type { ImageFinding, ImageKind } from './findings.ts';
@@ -14,7 +17,8 @@ import { fixImage } from './fix.ts';
 const USAGE = `usage: check-images [--logo FILE] [--icon FILE] [--fix] [--json]
   --logo FILE   check FILE as the integration's logo (colour)
   --icon FILE   check FILE as the integration's icon (black + alpha)
-  --fix         write FILE.fixed.png with mechanical corrections (RGBA black icon, square canvas, size)
+  --fix         write FILE.fixed.png with mechanical corrections (RGBA black icon, square canvas, size);
+                FILE.logo.fixed.png / FILE.icon.fixed.png when logo and icon would share one name
   --json        print {"files":[{path,kind,ok,errors,warnings}]}
 exit: 0 ok (warnings allowed), 1 a file fails, 2 usage or unreadable file`;
 
@@ -52,6 +56,26 @@ export function fixedPath(path: string): string {
   return /\.png$/i.test(path) ? path.replace(/\.png$/i, '.fixed.png') : `${path}.fixed.png`;
 }
 
+/**
+ * Where `--fix` writes each target's corrected copy: `NAME.fixed.png`, or `NAME.logo.fixed.png` /
+ * `NAME.icon.fixed.png` when two targets would share one output (the same file given as logo and icon,
+ * or `logo` and `logo.png`), so no fix overwrites another. Returns an error message instead when an
+ * output would overwrite one of the given files.
+ * @example fixOutputs([{ path: 'x.png', kind: 'logo' }, { path: 'x.png', kind: 'icon' }]) // ['x.logo.fixed.png', 'x.icon.fixed.png']
+ */
+export function fixOutputs(targets: ReadonlyArray<{ path: string; kind: ImageKind }>): string[] | { error: string } {
+  const plain = targets.map((t) => fixedPath(t.path));
+  const outs = targets.map((t, i) => {
+    const shared = plain.some((o, j) => j !== i && resolve(o) === resolve(plain[i]!));
+    return shared ? fixedPath(t.path).replace(/\.fixed\.png$/, `.${t.kind}.fixed.png`) : plain[i]!;
+  });
+  for (const out of outs) {
+    const input = targets.find((t) => resolve(t.path) === resolve(out));
+    if (input) return { error: `--fix would write ${out} over the ${input.kind} you gave; rename that file first` };
+  }
+  return outs;
+}
+
 /** Runs the command. @example await run(['--icon', 'icon.png', '--json']) */
 export async function run(args: string[]): Promise<number> {
   let values: { logo?: string; icon?: string; fix?: boolean; json?: boolean; help?: boolean };
@@ -77,10 +101,15 @@ export async function run(args: string[]): Promise<number> {
     console.error(`check-images: give --logo FILE and/or --icon FILE\n${USAGE}`);
     return 2;
   }
-  const inputs: Array<{ path: string; kind: ImageKind; bytes: Uint8Array }> = [];
-  for (const t of targets) {
+  const outputs = fixOutputs(targets);
+  if (values.fix && !Array.isArray(outputs)) {
+    console.error(`check-images: ${outputs.error}`);
+    return 2;
+  }
+  const inputs: Array<{ path: string; kind: ImageKind; bytes: Uint8Array; out: string }> = [];
+  for (const [i, t] of targets.entries()) {
     try {
-      inputs.push({ ...t, bytes: await readFile(t.path) });
+      inputs.push({ ...t, bytes: await readFile(t.path), out: Array.isArray(outputs) ? outputs[i]! : fixedPath(t.path) });
     } catch (error) {
       console.error(`check-images: cannot read ${t.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
       return 2;
@@ -99,7 +128,7 @@ export async function run(args: string[]): Promise<number> {
       notes.push(`  fix     ${input.path}: ${result.reason}`);
       continue;
     }
-    const out = fixedPath(input.path);
+    const out = input.out;
     try {
       await writeFile(out, result.png);
     } catch (error) {
