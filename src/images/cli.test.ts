@@ -63,6 +63,11 @@ describe('check-images CLI', () => {
     assert.match(missing.err, /cannot read .*missing\.png: ENOENT/);
     assert.equal((await capture(['--icon', dir.path])).status, 2);
     assert.equal((await capture(['--help'])).status, 0);
+    const twice = await capture(['--logo', join(FIX, 'gif-named.png'), '--logo', join(FIX, 'logo-good.png')]);
+    assert.equal(twice.status, 2, 'a repeated --logo is not silently reduced to the last one');
+    assert.equal(twice.out, '');
+    assert.match(twice.err, /--logo given 2 times .*gif-named\.png.*logo-good\.png/);
+    assert.match((await capture(['--icon', 'a.png', '--icon', 'b.png'])).err, /--icon given 2 times/);
   });
 
   it('--fix writes NAME.fixed.png that passes, lists it, and keeps the status of the input', async () => {

@@ -20,6 +20,7 @@ const USAGE = `usage: check-images [--logo FILE] [--icon FILE] [--fix] [--json]
   --fix         write FILE.fixed.png with mechanical corrections (RGBA black icon, square canvas, size);
                 FILE.logo.fixed.png / FILE.icon.fixed.png when logo and icon would share one name
   --json        print {"files":[{path,kind,ok,errors,warnings}]}
+  (at most one --logo and one --icon per run)
 exit: 0 ok (warnings allowed), 1 a file fails, 2 usage or unreadable file`;
 
 /** One file's verdict exactly as `--json` prints it. */
@@ -78,11 +79,11 @@ export function fixOutputs(targets: ReadonlyArray<{ path: string; kind: ImageKin
 
 /** Runs the command. @example await run(['--icon', 'icon.png', '--json']) */
 export async function run(args: string[]): Promise<number> {
-  let values: { logo?: string; icon?: string; fix?: boolean; json?: boolean; help?: boolean };
+  let values: { logo?: string[]; icon?: string[]; fix?: boolean; json?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
-      options: { logo: { type: 'string' }, icon: { type: 'string' }, fix: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { logo: { type: 'string', multiple: true }, icon: { type: 'string', multiple: true }, fix: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals: false,
     }));
@@ -94,9 +95,18 @@ export async function run(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  // parseArgs keeps only the last of a repeated option; an integration has one logo and one icon, so a
+  // second one is a mistake to report, not a file to drop silently.
+  for (const kind of ['logo', 'icon'] as const) {
+    const given = values[kind] ?? [];
+    if (given.length > 1) {
+      console.error(`check-images: --${kind} given ${given.length} times (${given.join(', ')}); an integration has one ${kind}: check each file in its own run\n${USAGE}`);
+      return 2;
+    }
+  }
   const targets: Array<{ path: string; kind: ImageKind }> = [];
-  if (values.logo !== undefined) targets.push({ path: values.logo, kind: 'logo' });
-  if (values.icon !== undefined) targets.push({ path: values.icon, kind: 'icon' });
+  if (values.logo?.[0] !== undefined) targets.push({ path: values.logo[0], kind: 'logo' });
+  if (values.icon?.[0] !== undefined) targets.push({ path: values.icon[0], kind: 'icon' });
   if (targets.length === 0) {
     console.error(`check-images: give --logo FILE and/or --icon FILE\n${USAGE}`);
     return 2;
