@@ -1,6 +1,6 @@
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { sign } from '../sentry/signature.ts';
@@ -147,6 +147,26 @@ describe('integration server end to end (emulator + file store)', () => {
     assert.equal(res.status, 502);
     assert.doesNotMatch(res.body, /f{64}|\.ts:\d+/);
     assert.equal(await s.store.get(result.installation.uuid), undefined);
+  });
+
+  it('a store failure during /setup is a 500 HTML page (not JSON), with or without a code', T, async () => {
+    const s = await fresh();
+    const { id } = await installViaRedirect(s);
+    await writeFile(s.store.pathOf(id), 'not a record'); // get() now throws StoreCorruptError
+    const result = await s.emulator.install({ org: 'other', sendWebhook: false });
+    const targets = [
+      `${s.url}/setup?installationId=${id}&orgSlug=acme`,
+      result.redirectUrl!.replace(result.installation.uuid, id),
+    ];
+    for (const target of targets) {
+      const res = await request(target);
+      const body = await res.body.text();
+      assert.equal(res.statusCode, 500, target);
+      assert.match(String(res.headers['content-type']), /^text\/html/);
+      assert.match(body, /could not read or save its installation records/);
+      assert.doesNotMatch(body, /\.ts:\d+|StoreCorruptError/);
+    }
+    assert.ok(s.logger.lines.some((l) => /"msg":"setup failed".*StoreCorruptError/.test(l)));
   });
 
   it('rejects installationId path injection without calling Sentry', T, async () => {

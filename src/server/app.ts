@@ -201,7 +201,9 @@ export function createServer(deps: ServerDeps): IntegrationServer {
         if (error.kind === 'gone') return sendPage(res, 400, 'Installation removed', 'The integration was uninstalled meanwhile.');
         return sendPage(res, 502, 'Sentry did not answer as expected', `${error.message}. Reload this page to retry.`);
       }
-      throw error;
+      // A browser is waiting: anything else (the store unreadable, a bug) is still a page, not JSON.
+      ilog.error('setup failed', { error });
+      return sendPage(res, 500, 'Installation failed', 'The integration could not read or save its installation records. Reload this page to retry; if it keeps failing, tell the integration\'s operator.');
     }
   }
 
