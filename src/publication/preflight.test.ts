@@ -75,6 +75,21 @@ describe('preflight details', () => {
     assert.deepEqual(off.findings, []);
   });
 
+  it('a field of the wrong type is a field-type finding naming the field and the expected type', async () => {
+    const base = await loadAppConfig(join(APPS, 'good.json'));
+    const check = (patch: Record<string, unknown>) => checkAppConfig({ ...base, ...patch }, join(APPS, 'x.json')).then((r) => r.findings.map((f) => `${f.code} ${f.field}: ${f.message}`));
+    assert.deepEqual(await check({ name: { a: 1 } }), ['field-type name: name must be a string, not an object']);
+    assert.deepEqual(await check({ author: 42 }), ['field-type author: author must be a string, not a number (42)']);
+    assert.deepEqual(await check({ overview: ['x'] }), ['field-type overview: overview must be a string, not an array']);
+    assert.deepEqual(await check({ isAlertable: 'no' }), ['field-type isAlertable: isAlertable must be a boolean (true or false), not a string ("no")']);
+    // "true" is read as true by Sentry's BooleanField: still a type finding, and the redirect is still required.
+    const { redirectUrl: _omit, ...noRedirect } = base;
+    const findings = await checkAppConfig({ ...noRedirect, verifyInstall: 'true' }, join(APPS, 'x.json')).then((r) => r.findings);
+    assert.deepEqual(findings.map((f) => `${f.code} ${f.field}`), ['field-type verifyInstall', 'redirect-required redirectUrl']);
+    assert.match(findings[0]!.message, /verifyInstall must be a boolean \(true or false\), not a string \("true"\)/);
+    assert.match(findings[0]!.rule, /verifyInstall, isAlertable: booleans/);
+  });
+
   it('name length counts characters as Sentry (Python len) does: code points, not UTF-16 units', async () => {
     const base = await loadAppConfig(join(APPS, 'good.json'));
     const at = (name: string) => checkAppConfig({ ...base, name }, join(APPS, 'x.json')).then((r) => r.findings.map((f) => f.code));

@@ -51,6 +51,7 @@ export interface PreflightOptions {
 }
 
 const RULES: Record<string, { rule: string; doc: string }> = {
+  'field-type': { rule: 'each field has the type Sentry\'s create-app API expects (name, slug, author, overview, logo, icon: strings; verifyInstall, isAlertable: booleans)', doc: DOCS.parser },
   'name-missing': { rule: 'the integration needs a name', doc: DOCS.parser },
   'name-too-long': { rule: `the name is at most ${MAX_NAME_LENGTH} characters`, doc: DOCS.parser },
   'author-missing': { rule: 'public integrations need an author', doc: DOCS.parser },
@@ -109,6 +110,19 @@ export async function loadAppConfig(path: string): Promise<Record<string, unknow
 
 const isBlank = (v: unknown): boolean => v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
 
+/** "a number", "an object", "an array", "null" — for type-error messages. */
+function describeType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v} (${JSON.stringify(v)})`;
+}
+
+/** Strings Django REST framework's BooleanField reads as true (Sentry's parser would coerce them). */
+const DRF_TRUE: ReadonlySet<unknown> = new Set(['t', 'T', 'y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON', '1', 1]);
+
+const STRING_FIELDS = ['name', 'slug', 'author', 'overview', 'logo', 'icon'] as const;
+const BOOLEAN_FIELDS = ['verifyInstall', 'isAlertable'] as const;
+
 function stringList(value: unknown): string[] | undefined {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return undefined;
@@ -125,11 +139,28 @@ export async function checkAppConfig(config: Record<string, unknown>, path: stri
     findings.push({ severity, code, field, message, ...ruleFor(code) });
   };
 
-  if (isBlank(config.name)) add('error', 'name-missing', 'name', 'name is missing');
+  // A wrong type is its own finding; without it {"a":1} passed as the name "[object Object]".
+  const wrongType = new Set<string>();
+  for (const field of STRING_FIELDS) {
+    const value = config[field];
+    if (value === undefined || value === null || typeof value === 'string') continue;
+    wrongType.add(field);
+    add('error', 'field-type', field, `${field} must be a string, not ${describeType(value)}`);
+  }
+  for (const field of BOOLEAN_FIELDS) {
+    const value = config[field];
+    if (value === undefined || typeof value === 'boolean') continue;
+    wrongType.add(field);
+    add('error', 'field-type', field, `${field} must be a boolean (true or false), not ${describeType(value)}`);
+  }
+
+  if (wrongType.has('name')) {
+    // reported above
+  } else if (isBlank(config.name)) add('error', 'name-missing', 'name', 'name is missing');
   // Sentry counts characters as Python's len() does: code points, so an emoji is one, not two UTF-16 units.
   else if ([...String(config.name)].length > MAX_NAME_LENGTH) add('error', 'name-too-long', 'name', `name is ${[...String(config.name)].length} characters`);
-  if (isBlank(config.author)) add('error', 'author-missing', 'author', 'author is missing (Sentry: "author required for public integrations")');
-  if (isBlank(config.overview)) add('error', 'overview-missing', 'overview', 'overview is missing or empty');
+  if (!wrongType.has('author') && isBlank(config.author)) add('error', 'author-missing', 'author', 'author is missing (Sentry: "author required for public integrations")');
+  if (!wrongType.has('overview') && isBlank(config.overview)) add('error', 'overview-missing', 'overview', 'overview is missing or empty');
 
   for (const field of ['webhookUrl', 'redirectUrl'] as const) {
     const value = config[field];
@@ -141,10 +172,11 @@ export async function checkAppConfig(config: Record<string, unknown>, path: stri
     for (const p of checkPublicHttpsUrl(value)) add(p.severity, p.code, field, `${value}: ${p.message}`);
   }
   if (isBlank(config.webhookUrl)) add('error', 'webhook-missing', 'webhookUrl', 'webhookUrl is missing (Sentry: "webhookUrl required for public integrations")');
-  // Sentry's parser defaults verifyInstall to true when it is absent.
-  const verifyInstall = config.verifyInstall === undefined ? true : config.verifyInstall === true;
+  // Sentry's parser defaults verifyInstall to true when it is absent, and (a DRF BooleanField) reads
+  // "true"/"1"/… as true: judge the redirect by that, beside the field-type finding.
+  const verifyInstall = config.verifyInstall === undefined ? true : DRF_TRUE.has(config.verifyInstall) || config.verifyInstall === true;
   if (verifyInstall && isBlank(config.redirectUrl)) {
-    add('error', 'redirect-required', 'redirectUrl', `verifyInstall is ${config.verifyInstall === undefined ? 'on by default' : 'true'} but redirectUrl is missing`);
+    add('error', 'redirect-required', 'redirectUrl', `verifyInstall is ${config.verifyInstall === undefined ? 'on by default' : JSON.stringify(config.verifyInstall)} but redirectUrl is missing`);
   }
 
   const known = new Set([...KNOWN_SCOPES, ...(options.extraScopes ?? [])]);
@@ -172,6 +204,7 @@ export async function checkAppConfig(config: Record<string, unknown>, path: stri
   const needsIcon = schemaElementTypes(config.schema).some((t) => ICON_COMPONENTS.includes(t));
   for (const kind of ['logo', 'icon'] as const) {
     const value = config[kind];
+    if (wrongType.has(kind)) continue;
     if (isBlank(value)) {
       if (kind === 'logo') add('error', 'logo-missing', 'logo', 'no logo file given (a logo is required to publish: "Must upload a logo for the integration.")');
       else if (needsIcon) add('error', 'icon-missing', 'icon', 'the schema has issue-link or stacktrace-link but no icon file is given ("Must upload an icon for issue and stack trace linking integrations.")');
