@@ -66,6 +66,16 @@ describe('preflight details', () => {
     assert.equal((await capture([join(dir.path, 'list.json')])).status, 2);
   });
 
+  it('an app.json saved with a UTF-8 byte-order mark (Windows editors) is read like one without', async () => {
+    const file = join(dir.path, 'bom.json');
+    await writeFile(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(join(APPS, 'good.json'))]));
+    const config = await loadAppConfig(file);
+    assert.equal(config.name, 'Pushover Notifier');
+    const r = await capture([file, '--json']);
+    assert.equal(r.err, '');
+    assert.equal(JSON.parse(r.out).config.findings.filter((f: { code: string }) => f.code !== 'image-unreadable').length, 0);
+  });
+
   it('verifyInstall defaults to on (Sentry\'s default), so redirectUrl is needed unless it is false', async () => {
     const base = await loadAppConfig(join(APPS, 'good.json'));
     const { redirectUrl: _omit, ...noRedirect } = base;

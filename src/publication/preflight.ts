@@ -88,7 +88,8 @@ export function ruleFor(code: string): { rule: string; doc: string } {
 export class ConfigReadError extends Error {}
 
 /**
- * Reads and parses the configuration JSON; throws ConfigReadError when unreadable or not a JSON object.
+ * Reads and parses the configuration JSON (a leading UTF-8 byte-order mark is ignored); throws
+ * ConfigReadError when unreadable or not a JSON object.
  * @example const config = await loadAppConfig('app.json');
  */
 export async function loadAppConfig(path: string): Promise<Record<string, unknown>> {
@@ -98,6 +99,8 @@ export async function loadAppConfig(path: string): Promise<Record<string, unknow
   } catch (error) {
     throw new ConfigReadError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
+  // Windows editors (Notepad's "UTF-8 with BOM") start the file with U+FEFF, which JSON.parse rejects.
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   let value: unknown;
   try {
     value = JSON.parse(text);
