@@ -52,6 +52,13 @@ describe('config', () => {
     assert.doesNotMatch(text, /short-secret-value|not-a-token-secret|cccccccc/);
   });
 
+  it('SENTRY_URL and PUSHOVER_URL: a query or fragment is refused (API paths are appended); SETUP_REDIRECT_URL may have one', () => {
+    const text = problems({ ...base, SENTRY_URL: 'https://sentry.io/?org=acme', PUSHOVER_URL: 'https://api.pushover.net#x' }).join('\n');
+    assert.match(text, /SENTRY_URL must be a base URL without query or fragment/);
+    assert.match(text, /PUSHOVER_URL must be a base URL without query or fragment/);
+    assert.equal(loadConfig({ env: { ...base, SETUP_REDIRECT_URL: 'https://example.test/done?x=1' } }).setupRedirectUrl, 'https://example.test/done?x=1');
+  });
+
   it('requires the secret when the client id is set', () => {
     assert.match(problems({ SENTRY_CLIENT_ID: 'x' }).join(), /SENTRY_CLIENT_SECRET/);
   });

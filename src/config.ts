@@ -249,13 +249,18 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     problems.push(`${name} must be true or false, got ${JSON.stringify(value)}`);
     return fallback;
   };
-  const url = (name: string, fallback?: string): string | undefined => {
+  // `base`: API paths are appended to it (SENTRY_URL, PUSHOVER_URL), so a query or fragment would swallow them.
+  const url = (name: string, fallback?: string, base = false): string | undefined => {
     const value = raw(name) ?? fallback;
     if (value === undefined) return undefined;
     try {
       const parsed = new URL(value);
       if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('scheme');
       if (parsed.username || parsed.password) throw new Error('credentials');
+      if (base && (value.includes('?') || value.includes('#'))) {
+        problems.push(`${name} must be a base URL without query or fragment (API paths are appended to it)`);
+        return fallback;
+      }
       return value.replace(/\/+$/, '');
     } catch {
       problems.push(`${name} must be an http(s) URL without credentials`);
@@ -282,7 +287,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const port = int('PORT', 3000, 0, 65535);
   const host = raw('HOST') ?? '127.0.0.1';
   if (!/^[A-Za-z0-9.:\-[\]]+$/.test(host)) problems.push(`HOST must be a host name or IP address, got ${JSON.stringify(host)}`);
-  const sentryUrl = url('SENTRY_URL', 'https://sentry.io')!;
+  const sentryUrl = url('SENTRY_URL', 'https://sentry.io', true)!;
   const clientId = raw('SENTRY_CLIENT_ID');
   const clientSecret = secret('SENTRY_CLIENT_SECRET');
   const clientSecretPrevious = secret('SENTRY_CLIENT_SECRET_PREVIOUS');
@@ -321,7 +326,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     tokenRefreshSkewMs: int('TOKEN_REFRESH_SKEW_MS', 5 * 60_000, 0, 4 * 3600_000),
     logLevel: logLevel(raw('LOG_LEVEL'), problems),
     pushover: {
-      url: url('PUSHOVER_URL', 'https://api.pushover.net')!,
+      url: url('PUSHOVER_URL', 'https://api.pushover.net', true)!,
       retryMinMs: int('PUSHOVER_RETRY_MIN_MS', 5000, 0, 3600_000),
     },
   };
