@@ -112,6 +112,25 @@ describe('check-images CLI', () => {
     assert.deepEqual(await readFile(victim), before);
   });
 
+  it('--fix --json lists what each fix changed, or why a file could not be fixed, under "fixes"', async () => {
+    const logo = join(dir.path, 'fixme.png');
+    await copyFile(join(FIX, 'logo-not-square.png'), logo);
+    const empty = join(dir.path, 'empty-icon.png');
+    await writeFile(empty, new Uint8Array(0));
+    const r = await capture(['--logo', logo, '--icon', empty, '--fix', '--json']);
+    assert.equal(r.status, 1);
+    const json = JSON.parse(r.out);
+    assert.deepEqual(Object.keys(json), ['files', 'fixes']);
+    const [fixed, refused] = json.fixes;
+    assert.deepEqual({ ...fixed, changes: undefined }, { path: logo, kind: 'logo', fixed: true, output: join(dir.path, 'fixme.fixed.png'), changes: undefined, reason: null });
+    assert.ok(fixed.changes.length > 0 && fixed.changes.every((c: unknown) => typeof c === 'string'));
+    assert.match(fixed.changes[0], /padded/);
+    assert.deepEqual({ ...refused, reason: undefined }, { path: empty, kind: 'icon', fixed: false, output: null, changes: [], reason: undefined });
+    assert.match(refused.reason, /^cannot fix: /);
+    // Without --fix the document keeps exactly its one key.
+    assert.deepEqual(Object.keys(JSON.parse((await capture(['--logo', logo, '--json'])).out)), ['files']);
+  });
+
   it('runs as a subcommand of the kit CLI with the same exit codes', { timeout: 60_000 }, () => {
     const [cmd, ...args] = tsRunner(join(ROOT, 'src/cli.ts'));
     const ok = spawnSync(cmd!, [...args, 'check-images', '--icon', join(FIX, 'icon-good.png'), '--json'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });

@@ -19,7 +19,8 @@ const USAGE = `usage: check-images [--logo FILE] [--icon FILE] [--fix] [--json]
   --icon FILE   check FILE as the integration's icon (black + alpha)
   --fix         write FILE.fixed.png with mechanical corrections (RGBA black icon, square canvas, size);
                 FILE.logo.fixed.png / FILE.icon.fixed.png when logo and icon would share one name
-  --json        print {"files":[{path,kind,ok,errors,warnings}]}
+  --json        print {"files":[{path,kind,ok,errors,warnings}]}; with --fix also
+                "fixes":[{path,kind,fixed,output,changes,reason}] (one per failing file)
   (at most one --logo and one --icon per run)
 exit: 0 ok (warnings allowed), 1 a file fails, 2 usage or unreadable file`;
 
@@ -30,6 +31,20 @@ export interface FileVerdict {
   ok: boolean;
   errors: ImageFinding[];
   warnings: ImageFinding[];
+}
+
+/**
+ * What `--fix` did for one failing file, as `--json` prints it under `fixes` (only with `--fix`):
+ * `output` and `changes` when a corrected copy was written (its verdict is the `files` entry with that
+ * path), `reason` when the file could not be fixed mechanically.
+ */
+export interface FixOutcome {
+  path: string;
+  kind: ImageKind;
+  fixed: boolean;
+  output: string | null;
+  changes: string[];
+  reason: string | null;
 }
 
 /** Projects a report onto the JSON shape (no extra keys). @example toVerdict('logo.png', checkImage(b, 'logo')) */
@@ -126,6 +141,7 @@ export async function run(args: string[]): Promise<number> {
     }
   }
   const files: FileVerdict[] = [];
+  const fixes: FixOutcome[] = [];
   const notes: string[] = [];
   let failed = false;
   for (const input of inputs) {
@@ -135,6 +151,7 @@ export async function run(args: string[]): Promise<number> {
     if (!values.fix || verdict.ok) continue;
     const result = fixImage(input.bytes, input.kind);
     if (!result.fixed) {
+      fixes.push({ path: input.path, kind: input.kind, fixed: false, output: null, changes: [], reason: result.reason });
       notes.push(`  fix     ${input.path}: ${result.reason}`);
       continue;
     }
@@ -147,9 +164,10 @@ export async function run(args: string[]): Promise<number> {
     }
     const after = toVerdict(out, checkImage(result.png, input.kind));
     files.push(after);
+    fixes.push({ path: input.path, kind: input.kind, fixed: true, output: out, changes: result.changes, reason: null });
     notes.push(`  fix     wrote ${out} (${after.ok ? 'passes' : 'still fails'}): ${result.changes.join('; ')}`);
   }
-  if (values.json) console.log(JSON.stringify({ files }));
+  if (values.json) console.log(JSON.stringify(values.fix ? { files, fixes } : { files }));
   else {
     for (const v of files) console.log(formatVerdict(v).join('\n'));
     for (const n of notes) console.log(n);
