@@ -4,7 +4,7 @@
  * fixed-Huffman deflate, because zlib's output differs between runtimes (Node vs Deno) and fixtures must
  * be byte-identical wherever they are generated.
  */
-import { crc32 } from './png.ts';
+import { crc32 } from '../crc32.ts';
 
 /** What to encode. `sample(x, y)` returns the pixel's samples at `bitDepth` (palette: [index]). */
 export interface RawImage {

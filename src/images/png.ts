@@ -3,7 +3,7 @@
  * the chunk structure (lengths, CRCs, IHDR, IEND, trailing bytes). pngjs is lenient about some of these
  * (it ignores bytes after IEND, for instance), so the structure is checked here before decoding.
  */
-import zlib from 'node:zlib';
+import { crc32 } from '../crc32.ts';
 import type { ImageFinding } from './findings.ts';
 
 /** What a file's first bytes say it is. */
@@ -88,32 +88,9 @@ export function colorTypeName(colorType: number): string {
     ?? `unknown colour type ${colorType}`;
 }
 
-let table: Uint32Array | undefined;
-function crcTable(): Uint32Array {
-  if (table) return table;
-  table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-}
-
-/** CRC-32 in JavaScript (used where the runtime's zlib has no crc32). @example crc32Js(Buffer.from('IEND')) */
-export function crc32Js(bytes: Uint8Array): number {
-  const t = crcTable();
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-const nativeCrc = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
-
-/** CRC-32 as PNG uses it (native zlib.crc32 when available: the check must stay cheap on 1024² images). */
-export function crc32(bytes: Uint8Array): number {
-  return nativeCrc ? nativeCrc(bytes) >>> 0 : crc32Js(bytes);
-}
+// CRC-32 lives in one shared module (native zlib.crc32 where the runtime has it, slice-by-8 elsewhere);
+// re-exported here for the encoder, the fixture generator and the tests that import it from png.ts.
+export { crc32, crc32Js } from '../crc32.ts';
 
 function hex(n: number): string {
   return `0x${n.toString(16).padStart(8, '0')}`;
@@ -174,7 +151,7 @@ export function readPngStructure(bytes: Uint8Array): PngStructure {
         `the file is truncated: it ends inside chunk ${type} at byte ${offset} (${end - bytes.length} more bytes expected)`);
     }
     const stored = view.getUint32(offset + 8 + length);
-    const computed = crc32(bytes.subarray(offset + 4, offset + 8 + length));
+    const computed = crc32(bytes, offset + 4, offset + 8 + length);
     if (stored !== computed) {
       return fail('png-bad-crc', `chunk ${type} at byte ${offset} has a bad CRC (stored ${hex(stored)}, computed ${hex(computed)}): the file is corrupt`);
     }
