@@ -100,6 +100,17 @@ describe('preflight details', () => {
     assert.match(findings[0]!.rule, /verifyInstall, isAlertable: booleans/);
   });
 
+  it('a snake_case spelling of a known key gets a "did you mean" hint', async () => {
+    const base = await loadAppConfig(join(APPS, 'good.json'));
+    const { webhookUrl, ...rest } = base;
+    const r = await checkAppConfig({ ...rest, webhook_url: webhookUrl, allowed_origins: ['x.example.com'], custom_thing: 1 }, join(APPS, 'x.json'));
+    assert.deepEqual(r.findings.map((f) => `${f.severity} ${f.code} ${f.field}`), [
+      'warning key-snake-case webhook_url', 'warning key-snake-case allowed_origins', 'error webhook-missing webhookUrl',
+    ]);
+    assert.match(r.findings[0]!.message, /"webhook_url" is not read .*did you mean webhookUrl\?/);
+    assert.match(r.findings[1]!.message, /did you mean allowedOrigins\?/);
+  });
+
   it('name length counts characters as Sentry (Python len) does: code points, not UTF-16 units', async () => {
     const base = await loadAppConfig(join(APPS, 'good.json'));
     const at = (name: string) => checkAppConfig({ ...base, name }, join(APPS, 'x.json')).then((r) => r.findings.map((f) => f.code));

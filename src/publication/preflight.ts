@@ -52,6 +52,7 @@ export interface PreflightOptions {
 
 const RULES: Record<string, { rule: string; doc: string }> = {
   'field-type': { rule: 'each field has the type Sentry\'s create-app API expects (name, slug, author, overview, logo, icon: strings; verifyInstall, isAlertable: booleans)', doc: DOCS.parser },
+  'key-snake-case': { rule: 'keys are camelCase as in Sentry\'s create-app API (webhookUrl, not webhook_url); other spellings are ignored', doc: DOCS.parser },
   'name-missing': { rule: 'the integration needs a name', doc: DOCS.parser },
   'name-too-long': { rule: `the name is at most ${MAX_NAME_LENGTH} characters`, doc: DOCS.parser },
   'author-missing': { rule: 'public integrations need an author', doc: DOCS.parser },
@@ -123,6 +124,12 @@ function describeType(v: unknown): string {
 /** Strings Django REST framework's BooleanField reads as true (Sentry's parser would coerce them). */
 const DRF_TRUE: ReadonlySet<unknown> = new Set(['t', 'T', 'y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON', '1', 1]);
 
+/** The keys the preflight reads (Sentry's create-app body plus logo/icon). */
+const KNOWN_KEYS = ['name', 'slug', 'author', 'overview', 'webhookUrl', 'redirectUrl', 'verifyInstall', 'isAlertable', 'scopes', 'events', 'allowedOrigins', 'schema', 'logo', 'icon'] as const;
+
+/** `webhookUrl` → `webhook_url`. */
+const snakeCase = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
 const STRING_FIELDS = ['name', 'slug', 'author', 'overview', 'logo', 'icon'] as const;
 const BOOLEAN_FIELDS = ['verifyInstall', 'isAlertable'] as const;
 
@@ -141,6 +148,13 @@ export async function checkAppConfig(config: Record<string, unknown>, path: stri
   const add = (severity: ConfigFinding['severity'], code: string, field: string, message: string): void => {
     findings.push({ severity, code, field, message, ...ruleFor(code) });
   };
+
+  // Sentry's API reads camelCase keys only: a snake_case spelling is silently ignored there, and here it
+  // would only surface as "webhookUrl is missing" without saying why.
+  for (const key of Object.keys(config)) {
+    const meant = KNOWN_KEYS.find((k) => k !== key && snakeCase(k) === key);
+    if (meant) add('warning', 'key-snake-case', key, `"${key}" is not read (keys are camelCase): did you mean ${meant}?`);
+  }
 
   // A wrong type is its own finding; without it {"a":1} passed as the name "[object Object]".
   const wrongType = new Set<string>();
