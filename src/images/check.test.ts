@@ -112,6 +112,15 @@ describe('never crashes on damaged input', () => {
     assert.equal(crc32Js, sharedCrc32Js);
     assert.equal(sniffFormat(Buffer.from('<?xml version="1.0"?><svg></svg>')), 'svg');
   });
+
+  it('an SVG saved with a UTF-8 byte-order mark is still named an SVG ("an", not "a")', () => {
+    assert.equal(sniffFormat(Buffer.from('\uFEFF<svg xmlns="http://www.w3.org/2000/svg"></svg>')), 'svg');
+    assert.equal(sniffFormat(Buffer.from('\uFEFF<?xml version="1.0"?>\n<svg></svg>')), 'svg');
+    const svg = checkImage(Buffer.from('\uFEFF<svg></svg>'), 'logo');
+    assert.match(svg.errors[0]!.message, /^the file is an SVG image, not a PNG/);
+    assert.match(checkImage(Uint8Array.of(0, 0, 1, 0, 1, 0), 'logo').errors[0]!.message, /is an ICO \(Windows icon\) image/);
+    assert.match(checkImage(Uint8Array.of(0xff, 0xd8, 0xff, 0xe0), 'logo').errors[0]!.message, /is a JPEG image/);
+  });
 });
 
 /** A PNG whose IHDR says width×height RGBA and whose IDAT is `raw` compressed (any length). */

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
 import type { ImageFinding, ImageKind } from './findings.ts';
-import { colorTypeName, formatName, readPngStructure, sniffFormat, type PngHeader, type PngStructure } from './png.ts';
+import { colorTypeName, formatName, formatNameWithArticle, readPngStructure, sniffFormat, type PngHeader, type PngStructure } from './png.ts';
 
 /** Sentry's limits (`SENTRY_MAX_AVATAR_SIZE`, AvatarField MIN/MAX_DIMENSION). */
 export const LIMITS = { maxBytes: 5_000_000, minSide: 256, maxSide: 1024 } as const;
@@ -261,7 +261,7 @@ export function checkImage(bytes: Uint8Array, kind: ImageKind): ImageReport {
     errors.push({ code: 'file-too-large', message: `the file is ${bytes.length.toLocaleString('en-US')} bytes; Sentry's limit is 5,000,000 bytes (413 Image too large)` });
   }
   if (format !== 'png') {
-    const what = format === 'empty' ? 'the file is empty' : format === 'unknown' ? 'the file is not an image Sentry accepts (unrecognised signature)' : `the file is a ${formatName(format)} image, not a PNG`;
+    const what = format === 'empty' ? 'the file is empty' : format === 'unknown' ? 'the file is not an image Sentry accepts (unrecognised signature)' : `the file is ${formatNameWithArticle(format)} image, not a PNG`;
     const damaged = format === 'unknown' && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
     if (damaged) errors.push({ code: 'png-bad-signature', message: 'the PNG signature is damaged (often a text-mode transfer that rewrote line endings)' });
     else errors.push({ code: 'not-png', message: `${what}; Sentry accepts PNG only for integration logos and icons` });

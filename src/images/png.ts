@@ -23,6 +23,14 @@ export function formatName(format: SniffedFormat): string {
   return FORMAT_NAMES[format];
 }
 
+/** Formats whose name is read with a leading vowel sound ("an SVG", "an ICO", "an AVIF"). */
+const AN_FORMATS: ReadonlySet<SniffedFormat> = new Set(['svg', 'ico', 'avif']);
+
+/** The format's name with its article. @example formatNameWithArticle('svg') // 'an SVG' */
+export function formatNameWithArticle(format: SniffedFormat): string {
+  return `${AN_FORMATS.has(format) ? 'an' : 'a'} ${FORMAT_NAMES[format]}`;
+}
+
 function ascii(bytes: Uint8Array, start: number, end: number): string {
   return String.fromCharCode(...bytes.subarray(start, end));
 }
@@ -47,8 +55,10 @@ export function sniffFormat(bytes: Uint8Array): SniffedFormat {
     if (brand.startsWith('hei') || brand === 'mif1' || brand === 'heix') return 'heic';
   }
   if (head.startsWith('%PDF')) return 'pdf';
-  const text = ascii(bytes, 0, Math.min(bytes.length, 256)).trimStart();
-  if (text.startsWith('<svg') || (text.startsWith('<?xml') && /<svg/i.test(ascii(bytes, 0, Math.min(bytes.length, 4096))))) return 'svg';
+  // Text formats may start with a UTF-8 byte-order mark (editors on Windows write one).
+  const textStart = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  const text = ascii(bytes, textStart, Math.min(bytes.length, 256)).trimStart();
+  if (text.startsWith('<svg') || (text.startsWith('<?xml') && /<svg/i.test(ascii(bytes, textStart, Math.min(bytes.length, 4096))))) return 'svg';
   return 'unknown';
 }
 
