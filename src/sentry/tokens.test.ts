@@ -75,6 +75,19 @@ describe('token lifecycle against the emulator', () => {
     assert.match(jwt.headers.authorization ?? '', /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
     assert.equal((await s.store.get(id))?.status, 'active');
     assert.equal(s.app.tokens.stats().jwtRecoveries, 1);
+    // The log line says what happened (a message with "bearer <word>" came out as "bearer [redacted]").
+    assert.ok(s.logger.records().some((r) => r.msg === 'recovered tokens with the JWT grant'), s.logger.lines.join('\n'));
+  });
+
+  it('lost refresh answer, JWT recovery fails: the warning is legible, then needs-reauth', T, async () => {
+    const { s, id } = await fresh({ jwtRefresh: true });
+    s.emulator.inject({ endpoint: 'token.refresh', kind: 'commit-then-drop', count: 1 });
+    s.emulator.inject({ endpoint: 'token.jwt', kind: 'status', status: 401, body: '{"detail":"Could not validate JWT"}', count: 3 });
+    s.emulator.advanceClock(8 * HOUR);
+    await assert.rejects(orgCall(s, id), NeedsReauthError);
+    const warning = s.logger.records().find((r) => r.msg === 'JWT grant recovery failed');
+    assert.ok(warning, s.logger.lines.join('\n'));
+    assert.doesNotMatch(s.logger.lines.join('\n'), /"msg":"[^"]*\[redacted\]/);
   });
 
   it('lost refresh answer, JWT off: needs-reauth, logged once, on /healthz, never retried', T, async () => {

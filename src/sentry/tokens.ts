@@ -161,7 +161,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         // Each call signs a new JWT (new jti): a JWT is single-use and #121422 needs a fresh one.
         const grant = await withBackoff(id, () => api.jwtRefresh(id));
         stats.jwtRecoveries++;
-        logger.info('recovered tokens with the JWT-bearer grant', { installation: id, attempt });
+        logger.info('recovered tokens with the JWT grant', { installation: id, attempt });
         return grant;
       } catch (error) {
         last = error;
@@ -169,7 +169,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         if (error instanceof SentryApiError && (error.kind === 'forbidden' || error.kind === 'not-found' || error.kind === 'rate-limited')) break;
       }
     }
-    logger.warn('JWT-bearer recovery failed', { installation: id, error: last });
+    // Not "JWT-bearer recovery": the log redaction takes any "bearer <word>" for a credential.
+    logger.warn('JWT grant recovery failed', { installation: id, error: last });
     return undefined;
   }
 
