@@ -17,6 +17,11 @@ export function privateIpv4Reason(host: string): string | undefined {
   if (a === 100 && b >= 64 && b <= 127) return 'carrier-grade NAT (100.64.0.0/10)';
   if (a === 192 && b === 0 && Number(m[3]) === 0) return 'IETF protocol assignments (192.0.0.0/24)';
   if (a === 198 && (b === 18 || b === 19)) return 'benchmarking (198.18.0.0/15)';
+  // Documentation ranges (RFC 5737) are never routed, like IPv6's 2001:db8::/32 below.
+  const c = Number(m[3]);
+  if (a === 192 && b === 0 && c === 2) return 'documentation (192.0.2.0/24)';
+  if (a === 198 && b === 51 && c === 100) return 'documentation (198.51.100.0/24)';
+  if (a === 203 && b === 0 && c === 113) return 'documentation (203.0.113.0/24)';
   if (a >= 224) return 'multicast or reserved (224.0.0.0/3)';
   return undefined;
 }
@@ -59,6 +64,25 @@ export function privateIpv6Reason(host: string): string | undefined {
   return undefined;
 }
 
+const dotted = (hi: number, lo: number): string => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+
+/**
+ * A non-public IPv4 address carried inside an IPv6 literal by a translation scheme (NAT64 64:ff9b::/96,
+ * 6to4 2002::/16, IPv4-translated ::ffff:0:0/96): a gateway would turn it into that IPv4 address. Whether
+ * Sentry's outbound blocklist (`SENTRY_DISALLOWED_IPS`) refuses these is UNCONFIRMED, so they are warnings. @example embeddedIpv4Reason('64:ff9b::a00:1') // 'NAT64 (64:ff9b::/96) for private (10.0.0.0/8)'
+ */
+export function embeddedIpv4Reason(host: string): string | undefined {
+  const g = ipv6Groups(host);
+  if (!g) return undefined;
+  let scheme: string | undefined;
+  let v4: string | undefined;
+  if (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((v) => v === 0)) [scheme, v4] = ['NAT64 (64:ff9b::/96)', dotted(g[6]!, g[7]!)];
+  else if (g[0] === 0x2002) [scheme, v4] = ['6to4 (2002::/16)', dotted(g[1]!, g[2]!)];
+  else if (g.slice(0, 4).every((v) => v === 0) && g[4] === 0xffff && g[5] === 0) [scheme, v4] = ['IPv4-translated (::ffff:0:0/96)', dotted(g[6]!, g[7]!)];
+  const reason = v4 === undefined ? undefined : privateIpv4Reason(v4);
+  return reason ? `${scheme} for ${v4}, ${reason}` : undefined;
+}
+
 /** A problem with a URL Sentry must call or send users to. */
 export interface UrlProblem {
   severity: 'error' | 'warning';
@@ -91,8 +115,11 @@ export function checkPublicHttpsUrl(value: string): UrlProblem[] {
   const reason = host === 'localhost' || host.endsWith('.localhost')
     ? 'localhost'
     : host.startsWith('[') ? privateIpv6Reason(bare) : privateIpv4Reason(bare);
+  const embedded = !reason && host.startsWith('[') ? embeddedIpv4Reason(bare) : undefined;
   if (reason) {
     out.push({ severity: 'error', code: 'url-not-public', message: `host ${url.hostname} is ${reason}; Sentry cannot reach it from the internet` });
+  } else if (embedded) {
+    out.push({ severity: 'warning', code: 'url-not-public', message: `host ${url.hostname} embeds a non-public IPv4 address: ${embedded}; a gateway would send Sentry's requests there (whether Sentry refuses it is unconfirmed)` });
   } else if (!host.startsWith('[') && !/^\d+\.\d+\.\d+\.\d+$/.test(host) && (!host.includes('.') || /\.(local|internal|lan|home|corp|test|example|invalid)$/.test(host))) {
     out.push({ severity: 'warning', code: 'url-not-public', message: `host ${url.hostname} does not look publicly resolvable` });
   }

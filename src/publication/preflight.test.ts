@@ -144,6 +144,20 @@ describe('preflight details', () => {
     assert.equal(privateIpv6Reason('fe80::1'), 'link-local (fe80::/10)');
   });
 
+  it('URL rules: IPv4 documentation ranges fail like 2001:db8::; private IPv4 inside NAT64/6to4/translated IPv6 warns', () => {
+    const codes = (u: string) => checkPublicHttpsUrl(u).map((p) => `${p.severity}:${p.code}`);
+    for (const u of ['https://192.0.2.1/', 'https://198.51.100.7/', 'https://203.0.113.9/', 'https://[::ffff:192.0.2.1]/', 'https://[2001:db8::1]/']) {
+      assert.deepEqual(codes(u), ['error:url-not-public'], u);
+    }
+    for (const u of ['https://[64:ff9b::10.0.0.1]/', 'https://[64:ff9b::127.0.0.1]/', 'https://[2002:a00:1::1]/', 'https://[2002:c0a8:101::]/', 'https://[::ffff:0:10.1.2.3]/']) {
+      assert.deepEqual(codes(u), ['warning:url-not-public'], u);
+    }
+    assert.match(checkPublicHttpsUrl('https://[64:ff9b::10.0.0.1]/')[0]!.message, /NAT64 \(64:ff9b::\/96\) for 10\.0\.0\.1, private \(10\.0\.0\.0\/8\).*unconfirmed/);
+    assert.match(checkPublicHttpsUrl('https://[2002:c0a8:101::]/')[0]!.message, /6to4 \(2002::\/16\) for 192\.168\.1\.1/);
+    // Public IPv4 behind the same prefixes, and neighbours of the documentation ranges, are fine.
+    for (const u of ['https://[64:ff9b::8.8.8.8]/', 'https://[2002:808:808::1]/', 'https://192.0.3.1/', 'https://198.51.101.1/', 'https://203.0.114.1/']) assert.deepEqual(codes(u), [], u);
+  });
+
   it('schema: well-formed elements pass; each malformed part is named by path', () => {
     const good = JSON.parse(readFileSync(join(APPS, 'good.json'), 'utf8')).schema;
     assert.deepEqual(validateUiSchema(good), []);
