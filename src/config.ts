@@ -13,7 +13,7 @@ import { parseStoreKey } from './store/key.ts';
 
 /** The validated configuration of the integration server. */
 export interface Config {
-  /** `production` when Sentry credentials are configured; `sandbox` otherwise (served by a later issue). */
+  /** `production` when Sentry credentials are configured; `sandbox` otherwise (emulators in-process: docs/sandbox.md). */
   mode: 'sandbox' | 'production';
   port: number;
   host: string;

@@ -24,7 +24,7 @@ const USAGE = `usage: serve [--env-file <path>]
 Runs the integration server. Configuration comes from the environment and an optional .env file;
 see docs/server.md for the variables.`;
 
-/** Hooks for embedding (part 2 adds its handlers; tests add nothing). */
+/** Hooks for embedding (the notification pipeline adds its own; tests add nothing). */
 export type ServeExtras = Pick<ServerDeps, 'onWebhook' | 'onInstallationDeleted' | 'health'>;
 
 /**
