@@ -20,7 +20,7 @@ import { offsetClock, type OffsetClock } from '../src/clock.ts';
 import { startSentryEmulator } from './emulator/index.ts';
 import type { SentryEmulator, RecordedRequest, DeliveryRecord } from './emulator/types.ts';
 import { startPushoverEmulator, type PushoverFault } from './pushover.ts';
-import { execTarget, freePort, remoteTarget, type ContractEnv, type Target } from './target.ts';
+import { execTarget, freePort, remoteTarget, tail, type ContractEnv, type Target } from './target.ts';
 
 /** Areas, one file each under conformance/cases/. */
 export const AREAS = [
@@ -94,6 +94,26 @@ export class CaseFailure extends Error {
     this.expected = details.expected;
     this.actual = details.actual;
   }
+}
+
+/**
+ * A request to the implementation that got no HTTP answer (refused, reset, closed, timed out): the
+ * implementation's doing, not the harness's, so it is reported as a failure without a stack trace.
+ */
+export class NoAnswerError extends Error {
+  constructor(method: string, path: string, cause: Error & { code?: string }) {
+    super(`${method} ${path.split('?')[0]}: ${describeNoAnswer(cause)}`);
+    this.name = 'NoAnswerError';
+  }
+}
+
+/** What a transport error means for the implementer. */
+function describeNoAnswer(error: Error & { code?: string }): string {
+  if (error.code === 'ECONNREFUSED') return 'connection refused — the implementation is not listening (did it exit?)';
+  if (error.code === 'ECONNRESET' || error.message === 'socket hang up') {
+    return 'the connection was closed without an HTTP answer (did the request handler crash?)';
+  }
+  return error.message.startsWith('no answer') ? error.message : `no HTTP answer (${error.message})`;
 }
 
 /** Thrown by `ctx.skip()`. */
@@ -186,7 +206,7 @@ export class TargetClient {
         exchange.durationMs = Math.round(performance.now() - started);
         if (error) {
           exchange.error = error.message;
-          reject(error);
+          reject(new NoAnswerError(method, path, error));
         } else if (answer) {
           answer.durationMs = exchange.durationMs;
           resolve(answer);
@@ -418,7 +438,14 @@ export async function runCase(session: SessionParts, c: ConformanceCase, profile
   if (c.needsRestart && !session.target.canRestart) return finish('skip', { message: NO_RESTART });
   if (c.needsDataDir && !session.target.dataDir) return finish('skip', { message: 'needs DATA_DIR: not known against --target' });
 
+  const crashed = session.target.exited();
+  if (crashed && session.target.canRestart) {
+    // It died after the previous case finished (e.g. in background work): start it again so this case is graded on its own.
+    await session.target.start();
+  }
+  const outputBefore = session.target.output().length;
   const ctx = makeContext(session);
+  if (crashed) ctx.context.note(`the implementation had stopped after the previous case (${crashed}) and was started again`);
   session.sentry.clearFaults();
   session.pushover.clearFaults();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -430,11 +457,18 @@ export async function runCase(session: SessionParts, c: ConformanceCase, profile
         timer = setTimeout(() => reject(new CaseFailure(`case did not finish within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
+    exitedDuring(session, outputBefore);
     return finish('pass');
-  } catch (error) {
+  } catch (caught) {
+    let error = caught;
     if (error instanceof CaseSkip) return finish('skip', { message: error.message });
+    // A refused or cut connection may be a process that is dying: give its exit a moment to be seen.
+    if (error instanceof NoAnswerError) await exitSettled(session.target);
+    try { exitedDuring(session, outputBefore); } catch (exit) { error = exit; }
     const failure = error instanceof CaseFailure ? error : undefined;
-    const message = failure ? failure.message : `harness or case error: ${(error as Error)?.stack ?? String(error)}`;
+    const message = failure ? failure.message
+      : error instanceof NoAnswerError ? `no answer from the implementation: ${error.message}`
+      : `harness or case error: ${(error as Error)?.stack ?? String(error)}`;
     return finish('fail', {
       message: session.secrets.redact(message),
       expected: failure?.expected && session.secrets.redact(failure.expected),
@@ -445,7 +479,29 @@ export async function runCase(session: SessionParts, c: ConformanceCase, profile
     clearTimeout(timer);
     session.sentry.clearFaults();
     session.pushover.clearFaults();
+    // Reported above as this case's failure: bring it back so the next case is graded on its own.
+    if (session.target.exited() && session.target.canRestart) await session.target.start();
   }
+}
+
+/**
+ * Throws a CaseFailure when the implementation stopped on its own during a case (a crash is a failure
+ * whatever else the case saw), with its output since the case began (secrets redacted).
+ */
+function exitedDuring(session: SessionParts, outputBefore: number): void {
+  const why = session.target.exited();
+  if (!why) return;
+  const printed = session.secrets.redact(tail(session.target.output().slice(outputBefore), 20));
+  throw new CaseFailure(`the implementation stopped during this case: ${why}; it is started again for the next case`, {
+    expected: 'a process that keeps serving', actual: `its last output:\n${printed}`,
+  });
+}
+
+/** Waits up to 1 s for an exec target that may be exiting to be seen as exited. */
+async function exitSettled(target: Target): Promise<void> {
+  if (target.mode !== 'exec') return;
+  const deadline = performance.now() + 1000;
+  while (!target.exited() && performance.now() < deadline) await sleep(25);
 }
 
 function makeContext(session: SessionParts): { context: CaseContext; evidence(): Evidence } {
@@ -468,6 +524,9 @@ function makeContext(session: SessionParts): { context: CaseContext; evidence():
       for (;;) {
         const value = await probe();
         if (value !== undefined && value !== false) return value as never;
+        // A process that is gone will not do it: say so now rather than after the whole wait.
+        const gone = session.target.exited();
+        if (gone) throw new CaseFailure(`gave up waiting for ${what}: the implementation stopped (${gone})`);
         if (performance.now() > deadline) throw new CaseFailure(`timed out after ${timeoutMs} ms waiting for ${what}`);
         await sleep(25);
       }

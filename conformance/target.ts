@@ -45,6 +45,11 @@ export interface Target {
   stop(): Promise<void>;
   /** Everything the process printed so far (stdout and stderr interleaved); '' in remote mode. */
   output(): string;
+  /**
+   * Why the process is no longer running (e.g. `process exited (code 1)`) when it stopped on its own;
+   * undefined while it runs, after a deliberate stop, and always in remote mode (unknowable there).
+   */
+  exited(): string | undefined;
 }
 
 /** Thrown when the implementation does not come up; the message carries its last output. */
@@ -84,6 +89,7 @@ export function execTarget(options: ExecOptions): Target {
   let exited: Promise<void> = Promise.resolve();
   let output = '';
   let exitNote = '';
+  let stopping = false;
 
   const record = (chunk: Buffer | string) => {
     const text = chunk.toString();
@@ -93,6 +99,7 @@ export function execTarget(options: ExecOptions): Target {
 
   async function start(): Promise<void> {
     exitNote = '';
+    stopping = false;
     const proc = spawn('sh', ['-c', options.command], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
@@ -116,7 +123,7 @@ export function execTarget(options: ExecOptions): Target {
     });
     const gone = exited.then(() => 'exited' as const);
     try {
-      const outcome = await Promise.race([waitForHttp(url, readyTimeoutMs), gone]);
+      const outcome = await Promise.race([waitForHttp(url, readyTimeoutMs, `listen on 127.0.0.1:$PORT (PORT=${options.env.PORT})`), gone]);
       if (outcome === 'exited') throw new TargetStartError(`${exitNote} before answering HTTP on ${url}`);
     } catch (error) {
       await stop();
@@ -126,6 +133,7 @@ export function execTarget(options: ExecOptions): Target {
   }
 
   async function stop(): Promise<void> {
+    stopping = true;
     const proc = child;
     if (!proc || proc.exitCode !== null) return;
     signal(proc, 'SIGTERM');
@@ -147,6 +155,7 @@ export function execTarget(options: ExecOptions): Target {
     async restart() { await stop(); await start(); },
     stop,
     output: () => output,
+    exited: () => (child || stopping || !exitNote ? undefined : exitNote),
   };
 }
 
@@ -176,27 +185,51 @@ export function remoteTarget(url: string, readyTimeoutMs = 15_000): Target {
     async restart() { throw new Error('cannot restart a remote target'); },
     async stop() {},
     output: () => '',
+    exited: () => undefined,
   };
 }
 
-/** Resolves once `url` answers any HTTP response; rejects after `timeoutMs`. */
-export async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+/**
+ * Resolves once `url` answers any HTTP response; rejects after `timeoutMs` with what the last attempt
+ * saw (nothing listening, a connection accepted but never answered, a connection closed), so a target
+ * on the wrong port or stuck before its first answer is told apart from a slow one. `hint` (e.g. which
+ * port it must listen on) is added when nothing was listening.
+ *
+ * @example
+ * await waitForHttp('http://127.0.0.1:8080', 15_000, 'listen on 127.0.0.1:$PORT (PORT=8080)');
+ */
+export async function waitForHttp(url: string, timeoutMs: number, hint?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await answers(url)) return;
-    if (Date.now() > deadline) throw new Error(`no HTTP answer from ${url} within ${timeoutMs} ms`);
+    const failure = await answers(url);
+    if (failure === undefined) return;
+    if (Date.now() > deadline) {
+      const why = failure === REFUSED
+        ? `nothing accepted connections on ${new URL(url).host} (connection refused)${hint ? `: the implementation must ${hint}` : ''}`
+        : failure;
+      throw new Error(`no HTTP answer from ${url} within ${timeoutMs} ms: ${why}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
-function answers(url: string): Promise<boolean> {
+const REFUSED = 'refused';
+const PROBE_TIMEOUT_MS = 2_000;
+
+/** undefined when `url` answered; otherwise what went wrong (REFUSED when nothing listens). */
+function answers(url: string): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const req = request(url, { method: 'GET', agent: false, timeout: 2_000 }, (res) => {
+    let timedOut = false;
+    const req = request(url, { method: 'GET', agent: false, timeout: PROBE_TIMEOUT_MS }, (res) => {
       res.resume();
-      resolve(true);
+      resolve(undefined);
     });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
+    req.on('timeout', () => { timedOut = true; req.destroy(); });
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (timedOut) resolve(`a connection was accepted but no HTTP answer came within ${PROBE_TIMEOUT_MS} ms (is the server stuck before answering?)`);
+      else if (error.code === 'ECONNREFUSED') resolve(REFUSED);
+      else resolve(`the connection failed without an HTTP answer (${error.code ?? error.message})`);
+    });
     req.end();
   });
 }

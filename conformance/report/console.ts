@@ -25,8 +25,8 @@ export function failureDetails(r: CaseResult, verbose = false): string {
     `    clause:      ${r.clause.section} — ${r.clause.url}`,
     `    failure:     ${r.message ?? ''}`,
   ];
-  if (r.expected) lines.push(`    expected:    ${r.expected}`);
-  if (r.actual) lines.push(`    actual:      ${r.actual}`);
+  if (r.expected) lines.push(`    expected:    ${indentRest(r.expected)}`);
+  if (r.actual) lines.push(`    actual:      ${indentRest(r.actual)}`);
   const ev = r.evidence;
   if (ev) {
     for (const n of ev.notes) lines.push(`    note:        ${n}`);
@@ -42,6 +42,11 @@ export function failureDetails(r: CaseResult, verbose = false): string {
     for (const p of ev.pushover.slice(-5)) lines.push(`    ← push   ${p.status} title=${oneLine(p.fields.title ?? '', 80)}`);
   }
   return lines.join('\n');
+}
+
+/** Multi-line values (e.g. a crashed process's output) stay under their label. */
+function indentRest(text: string): string {
+  return text.replace(/\n/g, `\n${' '.repeat(17)}`);
 }
 
 function oneLine(text: string, max: number): string {
