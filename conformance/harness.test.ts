@@ -1,5 +1,5 @@
 /** Unit tests of the harness pieces: selection, baselines, verdicts, arguments, reports, docs. */
-import { describe, it } from 'node:test';
+import { afterEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { allCases } from './cases/index.ts';
@@ -7,7 +7,7 @@ import {
   AREAS, countVerdicts, exitCodeFor, inRunOrder, parseBaseline, SecretBook, selectCases, verdictFor, type CaseResult,
   type SuiteResult,
 } from './harness.ts';
-import { parseConformanceArgs, remoteEnvText } from './main.ts';
+import { parseConformanceArgs, remoteEnvText, run } from './main.ts';
 import { junitReport } from './report/junit.ts';
 import { jsonReport } from './report/json.ts';
 import { summary } from './report/console.ts';
@@ -102,6 +102,34 @@ describe('command line', () => {
     assert.match(text, /^VERIFY_INSTALL=true$/m);
     assert.match(text, /^PUSHOVER_RETRY_MIN_MS=200$/m);
     assert.match(remoteEnvText(parseConformanceArgs(['--target', 'http://127.0.0.1:8080', '--sentry-port', '9001', '--pushover-port', '9002', '--retry-min-ms', '750'])), /^PUSHOVER_RETRY_MIN_MS=750$/m);
+  });
+});
+
+describe('usage errors are found before the run (exit 2, one line, no stack trace)', { timeout: 10_000 }, () => {
+  afterEach(() => { mock.restoreAll(); });
+  const errorsOf = async (argv: string[]): Promise<{ status: number; errors: string }> => {
+    const lines: string[] = [];
+    mock.method(console, 'error', (...parts: unknown[]) => { lines.push(parts.join(' ')); });
+    mock.method(console, 'log', () => {});
+    const status = await run(argv);
+    return { status, errors: lines.join('\n') };
+  };
+  it('an unreadable --expected-failures file', async () => {
+    const { status, errors } = await errorsOf(['--only', 'IMG-001', '--expected-failures', '/nonexistent/baseline.txt']);
+    assert.equal(status, 2);
+    assert.match(errors, /cannot read --expected-failures \/nonexistent\/baseline\.txt/);
+  });
+  it('a report whose directory does not exist', async () => {
+    const { status, errors } = await errorsOf(['--only', 'IMG-001', '--report', 'json', '/nonexistent-dir/out.json']);
+    assert.equal(status, 2);
+    assert.match(errors, /cannot write the json report to \/nonexistent-dir\/out\.json/);
+  });
+  it('an --only or --skip selector that matches no case, even next to ones that do', async () => {
+    const { status, errors } = await errorsOf(['--only', 'TOK,SIG-0003', '--list']);
+    assert.equal(status, 2);
+    assert.match(errors, /no case matches SIG-0003/);
+    assert.equal((await errorsOf(['--skip', 'PERS', '--list'])).status, 2);
+    assert.equal((await errorsOf(['--only', 'tok', '--skip', 'signatures', '--list'])).status, 0);
   });
 });
 

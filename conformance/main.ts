@@ -9,7 +9,8 @@
  * Exit status: 0 when no MUST case failed (--strict: no SHOULD either) and no baseline entry
  * unexpectedly passed; 1 otherwise; 2 for usage errors or an implementation that never came up.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allCases } from './cases/index.ts';
@@ -174,6 +175,12 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   if (args.help) { console.log(USAGE); return 0; }
+  // A mistyped selector would silently grade more (--skip) or fewer (--only) cases than meant.
+  const unmatched = [...args.only, ...args.skip].filter((key) => !selectCases(allCases, [key]).length);
+  if (unmatched.length) {
+    console.error(`conformance: no case matches ${unmatched.join(', ')} (give a case id like SIG-003, an id prefix like SIG, or an area; --list shows them)`);
+    return 2;
+  }
   const cases = selectCases(allCases, args.only, args.skip);
   if (args.list) {
     for (const c of cases) console.log(`${c.id.padEnd(8)} ${c.level.padEnd(6)} ${c.area.padEnd(16)} ${c.title}`);
@@ -182,8 +189,26 @@ export async function run(argv: string[]): Promise<number> {
   if (args.printEnv) { console.log(remoteEnvText(args)); return 0; }
   if (!cases.length) { console.error('conformance: no case matches --only/--skip'); return 2; }
 
+  // Problems with the files the run needs are usage errors, found before a run that can take minutes.
   let expectedFailures: Set<string> | undefined;
-  if (args.expectedFailures) expectedFailures = parseBaseline(await readFile(args.expectedFailures, 'utf8'));
+  if (args.expectedFailures) {
+    try {
+      expectedFailures = parseBaseline(await readFile(args.expectedFailures, 'utf8'));
+    } catch (error) {
+      console.error(`conformance: cannot read --expected-failures ${args.expectedFailures}: ${(error as Error).message}`);
+      return 2;
+    }
+    const unknown = [...expectedFailures].filter((id) => !allCases.some((c) => c.id === id));
+    if (unknown.length) console.error(`conformance: warning: --expected-failures lists unknown case ids: ${unknown.join(', ')}`);
+  }
+  for (const r of args.reports) {
+    try {
+      await access(dirname(resolve(r.file)), constants.W_OK);
+    } catch {
+      console.error(`conformance: cannot write the ${r.kind} report to ${r.file}: its directory does not exist or is not writable`);
+      return 2;
+    }
+  }
 
   const exec = args.target ? undefined : (args.exec ?? ownServerCommand(args.runtime));
   const label = args.target ? `target ${args.target}` : args.exec ? `exec: ${args.exec}` : `our server under ${args.runtime}`;
@@ -215,8 +240,13 @@ export async function run(argv: string[]): Promise<number> {
   console.log(summary(suite));
   for (const r of args.reports) {
     const text = r.kind === 'json' ? jsonReport(suite, { target: label }) : junitReport(suite);
-    await writeFile(r.file, text);
-    console.log(`wrote ${r.kind} report to ${r.file}`);
+    try {
+      await writeFile(r.file, text);
+      console.log(`wrote ${r.kind} report to ${r.file}`);
+    } catch (error) {
+      console.error(`conformance: could not write the ${r.kind} report to ${r.file}: ${(error as Error).message}`);
+      return 2;
+    }
   }
   return suite.exitCode;
 }
