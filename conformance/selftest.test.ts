@@ -60,6 +60,14 @@ describe('conformance self-test', { timeout: 240_000 }, () => {
     assert.equal(suite.counts.skip, 0);
   });
 
+  it('a case that fails only because verify is missing says what to send and where it is specified', { timeout: 60_000 }, async () => {
+    const suite = await grade('no-verify', ['INR-001']);
+    const message = suite.results[0]?.message ?? '';
+    assert.match(message, /VERIFY_INSTALL=true/);
+    assert.match(message, /PUT \/api\/0\/sentry-app-installations\/\{uuid\}\/ \{"status":"installed"\}/);
+    assert.match(message, /sentry-platform\.md §3/);
+  });
+
   for (const [flaw, { mustFail, alsoRun = [] }] of Object.entries(FLAWS)) {
     it(`FLAW=${flaw} is caught by ${mustFail.join(', ')}`, { timeout: 60_000 }, async () => {
       const suite = await grade(flaw, [...mustFail, ...alsoRun]);

@@ -139,7 +139,10 @@ export async function waitInstalled(ctx: CaseContext, installationId: string): P
   await ctx.waitFor('the code exchange (201) for the new installation', () =>
     granted(exchanges(ctx, installationId)).length > 0);
   if (ctx.sentry.app.verifyInstall) {
-    await ctx.waitFor('the verify-install PUT (installation status "installed")', () =>
+    // Every case that installs stops here when verify is missing: say what to send and where it is specified.
+    await ctx.waitFor('the verify-install PUT (installation status "installed"); the implementation runs with ' +
+      'VERIFY_INSTALL=true, so after the exchange it must send PUT /api/0/sentry-app-installations/{uuid}/ ' +
+      '{"status":"installed"} with the new token (sentry-platform.md §3; VER-001..VER-004)', () =>
       ctx.sentry.installation(installationId)?.status === 'installed');
   }
   rememberTokens(ctx);
