@@ -50,12 +50,14 @@ describe('checks', () => {
     expectAcked(ctx, 299, 'x');
     failsWith(() => expectAcked(ctx, 302, 'not acked'), 'not acked', { expected: '2xx', actual: '302' });
     failsWith(() => expectAcked(ctx, undefined, 'not acked'), 'not acked', { expected: '2xx', actual: 'undefined' });
+    failsWith(() => expectAcked(ctx, 0, 'not acked'), 'not acked', { expected: '2xx', actual: 'no answer (timeout or connection error)' });
   });
   it('expectAckedWithin1s needs a 2xx under 1000 ms', () => {
     expectAckedWithin1s(ctx, 'hook', { status: 200, durationMs: 999 });
     failsWith(() => expectAckedWithin1s(ctx, 'hook', { status: 200, durationMs: 1000 }), 'hook was not acknowledged 2xx within 1 s', { expected: '2xx in < 1000 ms', actual: '200 after 1000 ms' });
     failsWith(() => expectAckedWithin1s(ctx, 'hook', { status: 500, durationMs: 3 }), 'hook was not acknowledged 2xx within 1 s', { expected: '2xx in < 1000 ms', actual: '500 after 3 ms' });
     failsWith(() => expectAckedWithin1s(ctx, 'hook', { status: 200 }), 'hook was not acknowledged 2xx within 1 s', { expected: '2xx in < 1000 ms', actual: '200 after undefined ms' });
+    failsWith(() => expectAckedWithin1s(ctx, 'hook', { status: 0, durationMs: 1001, error: 'timeout after 1000 ms' }), 'hook was not acknowledged 2xx within 1 s', { expected: '2xx in < 1000 ms', actual: 'no answer (timeout after 1000 ms) after 1001 ms' });
     failsWith(() => expectAckedWithin1s(ctx, 'hook', undefined), 'hook was not acknowledged 2xx within 1 s', { expected: '2xx in < 1000 ms', actual: 'undefined after undefined ms' });
   });
   it('expectNot5xx fails on 5xx only', () => {

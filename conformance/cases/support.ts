@@ -312,6 +312,8 @@ export interface EmittedIssue {
   issueId: string;
   status?: number;
   durationMs?: number;
+  /** Why the first attempt got no answer (status 0), e.g. `timeout after 1000 ms`. */
+  error?: string;
 }
 
 /** Sends an issue webhook through the emulator with a unique marker in the title. */
@@ -326,7 +328,8 @@ export async function emitIssue(
     title: options.title ? `${m} ${options.title}` : `${m} TypeError: cannot read properties of undefined`,
   });
   if (delivery) ctx.secrets.add('webhook signature', delivery.signature);
-  return { marker: m, issueId, status: delivery?.attempts[0]?.status, durationMs: delivery?.attempts[0]?.durationMs };
+  const first = delivery?.attempts[0];
+  return { marker: m, issueId, status: first?.status, durationMs: first?.durationMs, ...(first?.error ? { error: first.error } : {}) };
 }
 
 /**
@@ -468,16 +471,24 @@ export function expectStatus(ctx: CaseContext, answer: Answer, ok: (status: numb
   }
 }
 
+/**
+ * A delivery attempt's status as a reader should see it: the emulator records a timeout or connection
+ * error as status 0 (as Sentry does), which on its own reads like an HTTP status.
+ */
+function deliveryStatus(status: number | undefined, error?: string): string {
+  return status === 0 ? `no answer (${error ?? 'timeout or connection error'})` : String(status);
+}
+
 /** Fails with `message` unless a webhook's status (e.g. an emulator delivery's first attempt) is 2xx. */
 export function expectAcked(ctx: CaseContext, status: number | undefined, message: string): void {
-  if (!is2xx(status ?? 0)) ctx.fail(message, { expected: '2xx', actual: String(status) });
+  if (!is2xx(status ?? 0)) ctx.fail(message, { expected: '2xx', actual: deliveryStatus(status) });
 }
 
 /** Fails unless a webhook was acknowledged 2xx in under 1 s (sentry-platform.md §4.1). */
-export function expectAckedWithin1s(ctx: CaseContext, what: string, attempt: { status?: number; durationMs?: number } | undefined): void {
-  const { status, durationMs } = attempt ?? {};
+export function expectAckedWithin1s(ctx: CaseContext, what: string, attempt: { status?: number; durationMs?: number; error?: string } | undefined): void {
+  const { status, durationMs, error } = attempt ?? {};
   if (!status || !is2xx(status) || (durationMs ?? Infinity) >= 1000) {
-    ctx.fail(`${what} was not acknowledged 2xx within 1 s`, { expected: '2xx in < 1000 ms', actual: `${status} after ${durationMs} ms` });
+    ctx.fail(`${what} was not acknowledged 2xx within 1 s`, { expected: '2xx in < 1000 ms', actual: `${deliveryStatus(status, error)} after ${durationMs} ms` });
   }
 }
 
