@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { allCases } from './cases/index.ts';
 import {
-  AREAS, countVerdicts, exitCodeFor, inRunOrder, parseBaseline, SecretBook, selectCases, verdictFor, type CaseResult,
-  type SuiteResult,
+  AREAS, countVerdicts, exitCodeFor, inRunOrder, parseBaseline, runCase, SecretBook, selectCases, verdictFor, type CaseResult,
+  type SessionParts, type SuiteResult,
 } from './harness.ts';
 import { parseConformanceArgs, remoteEnvText, run } from './main.ts';
 import { junitReport } from './report/junit.ts';
@@ -102,6 +102,24 @@ describe('command line', () => {
     assert.match(text, /^VERIFY_INSTALL=true$/m);
     assert.match(text, /^PUSHOVER_RETRY_MIN_MS=200$/m);
     assert.match(remoteEnvText(parseConformanceArgs(['--target', 'http://127.0.0.1:8080', '--sentry-port', '9001', '--pushover-port', '9002', '--retry-min-ms', '750'])), /^PUSHOVER_RETRY_MIN_MS=750$/m);
+  });
+});
+
+describe('the per-case time limit', { timeout: 10_000 }, () => {
+  // Just enough of a session for runCase: nothing is recorded, the target never stops.
+  const session = (waitMs: number) => ({
+    settings: { setupPath: '/setup', webhookPath: '/webhook', pushoverRetryMinMs: 200, waitMs },
+    secrets: new SecretBook(),
+    target: { mode: 'exec', url: 'http://127.0.0.1:1', canRestart: true, exited: () => undefined, output: () => '' },
+    sentry: { clearFaults() {}, requests: () => [], deliveries: () => [] },
+    pushover: { clearFaults() {}, messages: () => [], attempts: () => [] },
+  }) as unknown as SessionParts;
+  const never = { ...result('LIM-001', 'pass'), timeoutMs: 20, run: () => new Promise<void>(() => {}) };
+  it('is the case\'s own at the default --wait-ms', async () => {
+    assert.equal((await runCase(session(10_000), never)).message, 'case did not finish within 20 ms');
+  });
+  it('stretches with a longer --wait-ms, so a case does not time out inside a wait it was told to make', async () => {
+    assert.equal((await runCase(session(30_000), never)).message, 'case did not finish within 60 ms');
   });
 });
 

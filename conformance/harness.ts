@@ -450,7 +450,9 @@ export async function runCase(session: SessionParts, c: ConformanceCase, profile
   session.pushover.clearFaults();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const timeoutMs = c.timeoutMs ?? 20_000;
+    // A longer --wait-ms (a slow implementation) stretches the case's own limit in proportion, or the
+    // case would time out while still inside a wait it was told to make.
+    const timeoutMs = Math.round((c.timeoutMs ?? 20_000) * Math.max(1, session.settings.waitMs / DEFAULT_SETTINGS.waitMs));
     await Promise.race([
       c.run(ctx.context),
       new Promise<never>((_, reject) => {

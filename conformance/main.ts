@@ -213,7 +213,7 @@ export async function run(argv: string[]): Promise<number> {
   const exec = args.target ? undefined : (args.exec ?? ownServerCommand(args.runtime));
   const label = args.target ? `target ${args.target}` : args.exec ? `exec: ${args.exec}` : `our server under ${args.runtime}`;
   if (args.target) {
-    console.log(`The implementation at ${args.target} must have been started with:\n${remoteEnvText(args)}\n(restart and DATA_DIR cases are skipped in this mode)\n`);
+    console.log(`The implementation at ${args.target} must have been started with:\n${remoteEnvText(args)}\n(cases that restart it, read DATA_DIR or read its output are skipped in this mode)\n`);
   }
   const options: SessionOptions = {
     exec, targetUrl: args.target, sentryPort: args.sentryPort, pushoverPort: args.pushoverPort,
