@@ -115,6 +115,24 @@ describe('the per-case time limit', { timeout: 10_000 }, () => {
     pushover: { clearFaults() {}, messages: () => [], attempts: () => [] },
   }) as unknown as SessionParts;
   const never = { ...result('LIM-001', 'pass'), timeoutMs: 20, run: () => new Promise<void>(() => {}) };
+  it('(evidence) a case that fails before remembering the tokens it caused still shows none of them', async () => {
+    const token = 'ec48bf98637d44c294ead7566513686237e74ab67a074c64b3aaca2d93dbb8f1';
+    const refresh = 'c866f154a65841638d44ee26364409b0a1a67bd642bd46e7a476f34f810712d6';
+    const exchange = {
+      id: 1, at: 0, method: 'POST', path: '/api/0/sentry-app-installations/x/authorizations/', headers: {}, status: 201,
+      endpoint: 'token.exchange', body: '{"grant_type":"authorization_code","code":"0123456789abcdef0123456789abcdef"}',
+      responseBody: JSON.stringify({ id: '1', token, refreshToken: refresh }),
+    };
+    const parts = session(10_000) as unknown as { sentry: { requests: () => unknown[] } };
+    const recorded: unknown[] = [];
+    parts.sentry.requests = () => recorded;
+    const failing = { ...result('RED-001', 'pass'), run: async () => { recorded.push(exchange); throw new Error(`stuck with ${token}`); } };
+    const r = await runCase(parts as unknown as SessionParts, failing);
+    const shown = JSON.stringify(r);
+    assert.ok(!shown.includes(token) && !shown.includes(refresh) && !shown.includes('0123456789abcdef0123456789abcdef'), shown);
+    assert.match(shown, /\[access token …b8f1\]/);
+    assert.match(shown, /\[refresh token …12d6\]/);
+  });
   it('is the case\'s own at the default --wait-ms', async () => {
     assert.equal((await runCase(session(10_000), never)).message, 'case did not finish within 20 ms');
   });

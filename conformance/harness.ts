@@ -172,6 +172,38 @@ export class SecretBook {
   }
 }
 
+/**
+ * Adds every credential visible on the Sentry emulator to `secrets`: tokens and refresh tokens it issued
+ * or was sent, grant codes, JWT assertions and webhook signatures — so evidence and messages show none,
+ * also for a case that failed before its own steps remembered them.
+ *
+ * @example
+ * rememberSentrySecrets(session.sentry, session.secrets); session.secrets.redact(text);
+ */
+export function rememberSentrySecrets(sentry: SentryEmulator, secrets: SecretBook): void {
+  const json = (text: string): Record<string, unknown> | undefined => {
+    try {
+      const value: unknown = JSON.parse(text);
+      return value && typeof value === 'object' ? value as Record<string, unknown> : undefined;
+    } catch { return undefined; }
+  };
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  for (const r of sentry.requests()) {
+    if (!r.endpoint.startsWith('token')) continue;
+    const answer = json(r.responseBody);
+    secrets.add('access token', str(answer?.token));
+    secrets.add('refresh token', str(answer?.refreshToken));
+    const sent = json(r.body);
+    secrets.add('grant code', str(sent?.code));
+    secrets.add('refresh token', str(sent?.refresh_token));
+    secrets.add('JWT', /^bearer\s+(\S+)$/i.exec(r.headers.authorization ?? r.headers.Authorization ?? '')?.[1]);
+  }
+  for (const d of sentry.deliveries()) {
+    secrets.add('webhook signature', d.signature);
+    secrets.add('grant code', /"code":"([0-9a-f]+)"/.exec(d.body)?.[1]);
+  }
+}
+
 /** The HTTP client to the implementation; every exchange is recorded as evidence. */
 export class TargetClient {
   /** The implementation's base URL (no trailing slash). */
@@ -464,6 +496,8 @@ export async function runCase(session: SessionParts, c: ConformanceCase, profile
   } catch (caught) {
     let error = caught;
     if (error instanceof CaseSkip) return finish('skip', { message: error.message });
+    // The case may have failed before remembering the credentials it caused: find them all now.
+    rememberSentrySecrets(session.sentry, session.secrets);
     // A refused or cut connection may be a process that is dying: give its exit a moment to be seen.
     if (error instanceof NoAnswerError) await exitSettled(session.target);
     try { exitedDuring(session, outputBefore); } catch (exit) { error = exit; }

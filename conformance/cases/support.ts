@@ -14,7 +14,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { sign } from '../../src/sentry/signature.ts';
 import { sentryJson } from '../../src/sentry/json.ts';
-import type { Answer, CaseContext, ConformanceCase, PushoverAttempt } from '../harness.ts';
+import { rememberSentrySecrets, type Answer, type CaseContext, type ConformanceCase, type PushoverAttempt } from '../harness.ts';
 import type { DeliveryRecord, RecordedRequest } from '../emulator/types.ts';
 
 /** Public doc URLs the clauses cite. */
@@ -262,15 +262,7 @@ export function issuedTokens(ctx: CaseContext, installationId: string): Array<{ 
 
 /** Adds every token, refresh token and code seen on the emulator to the secret book. */
 export function rememberTokens(ctx: CaseContext): void {
-  for (const r of ctx.sentry.requests()) {
-    if (!r.endpoint.startsWith('token.')) continue;
-    const resp = parseJson(r.responseBody) as { token?: string; refreshToken?: string } | undefined;
-    ctx.secrets.add('access token', resp?.token);
-    ctx.secrets.add('refresh token', resp?.refreshToken);
-    const req = parseJson(r.body) as { code?: string; refresh_token?: string } | undefined;
-    ctx.secrets.add('grant code', req?.code);
-    ctx.secrets.add('refresh token', req?.refresh_token);
-  }
+  rememberSentrySecrets(ctx.sentry, ctx.secrets);
 }
 
 /** The bearer token of a recorded request, if any. */
