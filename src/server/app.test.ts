@@ -1,6 +1,7 @@
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { sign } from '../sentry/signature.ts';
@@ -167,6 +168,22 @@ describe('integration server end to end (emulator + file store)', () => {
       assert.doesNotMatch(body, /\.ts:\d+|StoreCorruptError/);
     }
     assert.ok(s.logger.lines.some((l) => /"msg":"setup failed".*StoreCorruptError/.test(l)));
+  });
+
+  it('a client hanging up mid-body is an info line, not an error', T, async () => {
+    const s = await fresh();
+    // Our listener runs after the app's own, which has started reading the body by then.
+    const received = new Promise<void>((resolve) => s.app.server.once('request', () => resolve()));
+    const socket = connect(Number(new URL(s.url).port), '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"action":');
+    await received;
+    socket.destroy();
+    await s.app.idle();
+    const aborted = s.logger.records().filter((r) => r.msg === 'request aborted by the client');
+    assert.equal(aborted.length, 1, s.logger.lines.join('\n'));
+    assert.equal(aborted[0]!.level, 'info');
+    assert.equal(s.logger.records().filter((r) => r.level === 'error').length, 0, s.logger.lines.join('\n'));
   });
 
   it('rejects installationId path injection without calling Sentry', T, async () => {

@@ -344,6 +344,12 @@ export function createServer(deps: ServerDeps): IntegrationServer {
       sendJson(res, 404, { error: 'not found' });
     };
     track(route()).catch((error: unknown) => {
+      if (!req.complete && (error as { code?: unknown } | null)?.code === 'ECONNRESET') {
+        // The client hung up before sending its whole body: nothing failed here and no answer can reach it.
+        log.info('request aborted by the client', { method: req.method, path });
+        res.destroy();
+        return;
+      }
       log.error('request failed', { error });
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
       else res.destroy();
