@@ -115,9 +115,13 @@ describe('file store on disk', { timeout: 60_000 }, () => {
       e instanceof StoreKeyError && e.path === path && e.message.includes(keyId(key)) && e.message.includes(keyId(other)));
     await assert.rejects(wrong.put({ ...record, token: 'n'.repeat(64) }), StoreKeyError);
     await assert.rejects(wrong.list(), StoreKeyError);
-    const none = await open();
+    const warnings: string[] = [];
+    const none = await open({ onWarning: (m) => warnings.push(m) });
     await assert.rejects(none.get(record.installationId), (e: unknown) => e instanceof StoreKeyError && /no TOKEN_STORE_KEY/.test(e.message));
     assert.deepEqual(await readFile(path), before);
+    // Opening without the key says so at once (a forgotten TOKEN_STORE_KEY), not only at the first request.
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, new RegExp(`${record.installationId}\\.json: encrypted .*no TOKEN_STORE_KEY.*set TOKEN_STORE_KEY`));
   });
 
   it('tampered ciphertext and a file copied under another id fail authentication', async () => {

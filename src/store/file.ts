@@ -3,7 +3,7 @@ import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'nod
 import { join, resolve } from 'node:path';
 import { systemClock, type Clock } from '../clock.ts';
 import { decodeRecordFile, encodeRecordFile } from './codec.ts';
-import { StoreClosedError, StoreCorruptError, StoreDirError, StoreFileError, StoreListError } from './errors.ts';
+import { StoreClosedError, StoreCorruptError, StoreDirError, StoreFileError, StoreKeyError, StoreListError } from './errors.ts';
 import { canonicalInstallationId, isInstallationId } from './ids.ts';
 import { pidAlive } from '../pid.ts';
 import { acquireFileLock } from './lock.ts';
@@ -195,7 +195,27 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 
   await cleanLeftovers(dir, clock, staleMs, warn);
   if (key && options.encryptExisting !== false) await encryptClearRecords(dir, read, (r) => store.put(r), warn);
+  else if (!key) await warnIfEncrypted(dir, read, warn);
   return store;
+}
+
+/**
+ * Without a key, one record is read: a forgotten TOKEN_STORE_KEY makes every record unreadable (a store
+ * is encrypted as a whole once opened with a key), and that deserves a warning at start rather than
+ * only at the first request. One file keeps open's cost independent of the number of installations.
+ */
+async function warnIfEncrypted(
+  dir: string,
+  read: (id: string) => Promise<unknown>,
+  warn: (m: string) => void,
+): Promise<void> {
+  const id = (await readdir(dir)).map((name) => RECORD.exec(name)?.[1]).find((found) => found !== undefined && isInstallationId(found));
+  if (!id) return;
+  try {
+    await read(id);
+  } catch (error) {
+    if (error instanceof StoreKeyError) warn(`${error.message}; set TOKEN_STORE_KEY to read the installations stored here`);
+  }
 }
 
 async function prepareDir(dir: string, warn: (m: string) => void): Promise<void> {
