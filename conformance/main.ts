@@ -15,13 +15,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allCases } from './cases/index.ts';
 import {
-  DEFAULT_SETTINGS, REMOTE_DEFAULTS, openSession, parseBaseline, runCases, selectCases, type SessionOptions,
-  type SuiteResult,
+  DEFAULT_SETTINGS, REMOTE_DEFAULTS, openSession, parseBaseline, runCases, selectCases, type Session,
+  type SessionOptions, type SuiteResult,
 } from './harness.ts';
 import { caseLine, failureDetails, summary } from './report/console.ts';
 import { jsonReport } from './report/json.ts';
 import { junitReport } from './report/junit.ts';
 import { PUSHOVER_EMULATOR_TOKEN, PUSHOVER_EMULATOR_USER } from './pushover.ts';
+import { signalAllTargets } from './target.ts';
 import { isDeno } from '../src/testing/runtime.ts';
 
 declare const Deno: { execPath(): string } | undefined;
@@ -222,9 +223,21 @@ export async function run(argv: string[]): Promise<number> {
     onOutput: args.verbose ? (chunk) => process.stderr.write(`  | ${chunk}`) : undefined,
   };
   let suite: SuiteResult;
+  // Ctrl-C reaches the harness but not the implementation (its own process group): stop it, remove
+  // DATA_DIR and close the emulators, then exit 130 (SIGINT) or 143 (SIGTERM).
+  let session: Session | undefined;
+  const interrupted = (name: 'SIGINT' | 'SIGTERM') => {
+    console.error(`conformance: interrupted (${name}); stopping the implementation`);
+    signalAllTargets('SIGTERM');
+    void (session?.close() ?? Promise.resolve()).finally(() => process.exit(name === 'SIGINT' ? 130 : 143));
+  };
+  const onSigint = () => interrupted('SIGINT');
+  const onSigterm = () => interrupted('SIGTERM');
+  process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigterm);
   try {
     console.log(`conformance: grading ${label} — ${cases.length} cases${args.strict ? ', strict' : ''}`);
-    const session = await openSession(options);
+    session = await openSession(options);
     try {
       suite = await runCases(session, cases, { strict: args.strict, expectedFailures }, (r) => {
         console.log(caseLine(r));
@@ -236,6 +249,9 @@ export async function run(argv: string[]): Promise<number> {
   } catch (error) {
     console.error(`conformance: ${(error as Error).message}`);
     return 2;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
   }
   console.log(summary(suite));
   for (const r of args.reports) {

@@ -5,7 +5,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { openSession, runCase, type ConformanceCase, type Session } from './harness.ts';
 import { freePort, waitForHttp } from './target.ts';
@@ -74,5 +76,55 @@ describe('an implementation that crashes or cuts connections', { timeout: 60_000
     assert.equal(cut.verdict, 'fail');
     assert.match(cut.message ?? '', /^no answer from the implementation: POST \/cut: the connection was closed without an HTTP answer/);
     assert.doesNotMatch(cut.message ?? '', /harness or case error|\n\s+at /);
+  });
+});
+
+// Answers the readiness probe, writes its pid, then never answers anything else (a case stays busy).
+const STUCK = `
+import { createServer } from 'node:http';
+import { writeFileSync } from 'node:fs';
+createServer((req, res) => { if (req.url === '/') res.end('up'); }).listen(Number(process.env.PORT), '127.0.0.1', () => {
+  writeFileSync(process.env.STUCK_PID_FILE, String(process.pid));
+});
+`;
+
+describe('an interrupted run', { timeout: 60_000 }, () => {
+  let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
+  let implPid = 0;
+  after(async () => {
+    if (implPid) { try { process.kill(implPid, 'SIGKILL'); } catch { /* gone, as it should be */ } }
+    await dir?.remove();
+  });
+
+  it('Ctrl-C (SIGINT) stops the implementation too, and exits 130', async () => {
+    dir = await tempDir('sik-stuck-');
+    const script = join(dir.path, 'stuck.mjs');
+    const pidFile = join(dir.path, 'pid');
+    await writeFile(script, STUCK);
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const [cmd, ...args] = tsRunner(join(root, 'src/cli.ts'));
+    const harness = spawn(cmd as string, [...args, 'conformance', '--exec', `exec ${tsRunner(script).map((a) => `'${a}'`).join(' ')}`, '--only', 'INR-001'], {
+      cwd: root, env: { ...process.env, STUCK_PID_FILE: pidFile }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let printed = '';
+    harness.stdout.on('data', (c: Buffer) => { printed += c.toString(); });
+    harness.stderr.on('data', (c: Buffer) => { printed += c.toString(); });
+    const exited = new Promise<number | null>((resolve) => harness.once('exit', (code) => resolve(code)));
+    const until = async (what: string, probe: () => Promise<boolean> | boolean) => {
+      const deadline = Date.now() + 30_000;
+      while (!(await probe())) {
+        assert.ok(Date.now() < deadline, `timed out waiting for ${what}; harness printed:\n${printed}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    };
+    await until('the implementation to start', async () => { implPid = Number(await readFile(pidFile, 'utf8').catch(() => '0')); return implPid > 0; });
+    await until('the first case to begin', () => printed.includes('conformance: grading'));
+    // process.kill, not harness.kill: Deno's ChildProcess reports a child it signalled as killed, whatever its exit code.
+    process.kill(harness.pid as number, 'SIGINT');
+    assert.equal(await exited, 130, printed);
+    assert.match(printed, /interrupted \(SIGINT\); stopping the implementation/);
+    const alive = () => { try { process.kill(implPid, 0); return true; } catch { return false; } };
+    await until('the implementation to be gone', () => !alive());
+    implPid = 0;
   });
 });

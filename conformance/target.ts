@@ -60,6 +60,21 @@ export class TargetStartError extends Error {
   }
 }
 
+/** Implementation processes started by {@link execTarget} that have not exited yet. */
+const live = new Set<ChildProcess>();
+
+/**
+ * Signals every implementation process group started by {@link execTarget} that still runs. They are
+ * detached (own process group), so a Ctrl-C in the terminal reaches the harness but not them: the
+ * harness calls this when it is interrupted, or they would outlive it, holding their port.
+ *
+ * @example
+ * process.once('SIGINT', () => { signalAllTargets('SIGTERM'); process.exit(130); });
+ */
+export function signalAllTargets(name: NodeJS.Signals = 'SIGTERM'): void {
+  for (const proc of live) signal(proc, name);
+}
+
 /** Keeps at most this much output (the leak check reads all of it). */
 const OUTPUT_CAP = 8 * 1024 * 1024;
 
@@ -107,15 +122,18 @@ export function execTarget(options: ExecOptions): Target {
       detached: true,
     });
     child = proc;
+    live.add(proc);
     proc.stdout?.on('data', record);
     proc.stderr?.on('data', record);
     exited = new Promise((resolve) => {
       proc.once('exit', (code, signal) => {
+        live.delete(proc);
         exitNote = `process exited (${signal ?? `code ${code}`})`;
         if (child === proc) child = undefined;
         resolve();
       });
       proc.once('error', (error) => {
+        live.delete(proc);
         exitNote = `could not start: ${error.message}`;
         if (child === proc) child = undefined;
         resolve();
