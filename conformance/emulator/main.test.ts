@@ -1,10 +1,28 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'node:test';
+import { afterEach, describe, it, mock } from 'node:test';
+import { createServer } from 'node:net';
+import { run } from './main.ts';
 import { tsRunner } from '../../src/testing/runtime.ts';
 
 describe('emulator command', () => {
+  afterEach(() => { mock.restoreAll(); });
+  it('a port in use is named, without the usage text, and exits 2', { timeout: 10_000 }, async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    const errors: string[] = [];
+    mock.method(console, 'error', (...parts: unknown[]) => { errors.push(parts.join(' ')); });
+    try {
+      assert.equal(await run(['--port', String(port)]), 2);
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
+    assert.match(errors.join('\n'), /cannot listen: .*EADDRINUSE.*choose another --port/);
+    assert.doesNotMatch(errors.join('\n'), /usage:/);
+  });
+
   it('starts in well under 2 s, prints what an integration needs, and exits 0 on SIGTERM', { timeout: 20_000 }, async () => {
     const [cmd, ...args] = tsRunner(fileURLToPath(new URL('../../src/cli.ts', import.meta.url)));
     const started = performance.now();

@@ -109,6 +109,12 @@ Ctrl-C stops it.`);
     await Promise.all([sentry.close(), pushover.close()]);
     return 0;
   } catch (error) {
+    // A port in use is not a usage mistake: name it and leave the option list out.
+    const code = (error as { code?: unknown } | undefined)?.code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      console.error(`emulator: cannot listen: ${(error as Error).message} (choose another --port / --region-port / --host, or leave --port out for a free one)`);
+      return 2;
+    }
     console.error(`emulator: ${error instanceof Error ? error.message : String(error)}\n${HELP}`);
     return 2;
   }
