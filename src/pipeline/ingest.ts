@@ -80,11 +80,11 @@ export function createIngest(options: IngestOptions): Ingest {
         }
         const result = await options.outbox.enqueue({ key: job.key, group: job.installationId, payload: job });
         const duplicate = (result as { duplicate?: unknown } | undefined)?.duplicate === true;
-        if (duplicate) log.info('duplicate delivery acknowledged', { installation: job.installationId, key: job.key });
+        if (duplicate) log.info('duplicate delivery acknowledged', { installation: job.installationId, dedupeKey: job.key });
         return { status: 200, body: { ok: true, queued: !duplicate, duplicate } };
       } catch (error) {
         // Not durable → not acknowledged: Sentry retries 5xx, and the retry dedupes on content.
-        log.error('could not queue notification', { installation: job.installationId, key: job.key, error });
+        log.error('could not queue notification', { installation: job.installationId, dedupeKey: job.key, error });
         return { status: 503, body: { error: 'unavailable', detail: 'could not persist the delivery; retry' } };
       }
     },

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, describe, it } from 'node:test';
+import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PUSHOVER_EMULATOR_TOKEN, PUSHOVER_EMULATOR_USER } from '../../conformance/pushover.ts';
 import { ConfigError } from '../config.ts';
@@ -204,6 +205,8 @@ describe('issue webhook → outbox → Sentry API → Pushover, end to end', () 
     const again = await post(s, delivery!.body, { ...delivery!.headers, 'request-id': 'a'.repeat(32), 'sentry-hook-timestamp': String(Math.floor(Date.now() / 1000) + 300) });
     assert.equal(again.status, 200);
     assert.equal(JSON.parse(again.body).duplicate, true);
+    // The log names the dedupe key (a field called `key` would be redacted as a credential).
+    assert.ok(s.stack.logger.lines.some((l) => l.includes('duplicate delivery acknowledged') && l.includes(`"dedupeKey":"${id}:issue:created:${issueId}"`)));
     // The emulator re-sending the same issue (Sentry's retry) is a duplicate too.
     await s.stack.emulator.emitIssue({ installationId: id, issueId });
     await s.waitFor(() => messagesFor(s, id, issueId).length === 1);
@@ -213,6 +216,30 @@ describe('issue webhook → outbox → Sentry API → Pushover, end to end', () 
     await s.pipeline.outbox.idle();
     assert.equal(messagesFor(s, id, issueId).length, 1);
     assert.equal(s.pushover.messages().length, 1);
+  });
+
+  it('an unreadable installation record (corrupt, wrong key, I/O) queues the webhook instead of dropping it; mended, it is sent', T, async () => {
+    const s = await fresh({ startWorker: false });
+    const id = await s.install();
+    const path = join(s.stack.dataDir, `${id}.json`);
+    const good = readFileSync(path);
+    writeFileSync(path, '{"installationId": "half a rec');
+    const { issueId, delivery } = await s.stack.emulator.emitIssue({ installationId: id });
+    assert.equal(delivery?.attempts[0]?.status, 200);
+    assert.equal(JSON.parse(delivery!.attempts[0]!.responseBody ?? '{}').queued, true, 'acknowledged as queued, not as an unknown installation');
+    assert.equal(s.pipeline.outbox.stats().pending, 1);
+    assert.ok(s.stack.logger.lines.some((l) => l.includes('installation record unreadable: webhook queued anyway') && l.includes(id)));
+    // A readable store that has no such installation still means "ignore", not "queue".
+    const stranger = signedWebhook({
+      secret: s.stack.emulator.app.clientSecret, installationId: randomUUID(), resource: 'issue', action: 'created',
+      data: { issue: issueData({ id: '4242', org: 'acme' }) },
+    });
+    const strangerAnswer = await post(s, stranger.body, stranger.headers);
+    assert.equal(JSON.parse(strangerAnswer.body).ignored, 'unknown installation', strangerAnswer.body);
+    assert.equal(s.pipeline.outbox.stats().pending, 1);
+    writeFileSync(path, good);
+    s.pipeline.start();
+    await s.waitFor(() => messagesFor(s, id, issueId).length === 1, 'the message once the record is readable');
   });
 
   it('uninstall with jobs pending → pending jobs dropped, none sent; later webhooks ignored', T, async () => {

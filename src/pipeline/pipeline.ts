@@ -23,7 +23,8 @@ import { formatIssueNotification, type SentryIssueLike } from '../pushover/forma
 import { SentryApiError, type SentryApi } from '../sentry/api.ts';
 import { NeedsReauthError, UnknownInstallationError, type TokenManager } from '../sentry/tokens.ts';
 import type { WebhookHandler, WebhookReply } from '../server/app.ts';
-import type { InstallationStore } from '../store/types.ts';
+import { InvalidInstallationIdError } from '../store/ids.ts';
+import type { InstallationRecord, InstallationStore } from '../store/types.ts';
 import { deliver, IN_DOUBT_POLICIES, type DeliverPorts, type FetchResult, type InDoubtPolicy, type SendResult } from './deliver.ts';
 import { parseNotifyEvents } from './events.ts';
 import { createIngest, type Ingest } from './ingest.ts';
@@ -219,7 +220,17 @@ export async function openPipeline(options: PipelineOptions): Promise<Pipeline> 
     outbox, events, clock, log,
     async isInstalled(id) {
       if (known.has(id)) return true;
-      const record = await store.get(id).catch(() => undefined);
+      let record: InstallationRecord | undefined;
+      try {
+        record = await store.get(id);
+      } catch (error) {
+        if (error instanceof InvalidInstallationIdError) return false; // not an installation id at all
+        // Cannot tell (unreadable or undecryptable record, I/O error): queue rather than drop. The worker
+        // retries by class and dead-letters it if the record stays unreadable; `dead-letters replay` sends
+        // it once the store is mended. Answering "unknown installation" would lose it for good.
+        log.error('installation record unreadable: webhook queued anyway', { installation: id, error });
+        return true;
+      }
       if (record) known.add(id);
       return record !== undefined;
     },
