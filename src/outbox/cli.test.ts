@@ -5,7 +5,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir, tsRunner } from '../testing/runtime.ts';
-import { type CliIo, deadLettersCommand } from './cli.ts';
+import { ConfigError } from '../config.ts';
+import { type CliIo, commandEnv, deadLettersCommand } from './cli.ts';
 import { openOutbox } from './outbox.ts';
 import { REQUESTS_DIR, watchReplayRequests } from './requests.ts';
 
@@ -82,10 +83,30 @@ describe('dead-letters command', () => {
     assert.equal((await cli(['--help'])).code, 0);
     const tmp = await tempDir('sik-deadletters-');
     cleanups.push(tmp.remove);
-    assert.match((await cli(['--data-dir', tmp.path])).out, /no dead letters/);
-    const replay = await cli(['--data-dir', tmp.path, 'replay', '--all']);
-    assert.equal(replay.code, 1);
-    assert.match(replay.err, /no outbox in/);
+    // A data dir without an outbox (a mistyped path, or a server that never ran there) is an error, not "none".
+    for (const args of [['--data-dir', tmp.path], ['--data-dir', tmp.path, '--json'], ['--data-dir', tmp.path, 'replay', '--all']]) {
+      const r = await cli(args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.equal(r.out, '');
+      assert.match(r.err, /^dead-letters: no outbox in .*\(check --data-dir, DATA_DIR or OUTBOX_DIR/);
+    }
+  });
+
+  it('finds the outbox through ./.env as serve does (the environment wins); a malformed .env is a ConfigError', T, async () => {
+    const { dataDir } = await dataDirWithDeadLetters();
+    const tmp = await tempDir('sik-deadletters-env-');
+    cleanups.push(tmp.remove);
+    const envFile = join(tmp.path, '.env');
+    writeFileSync(envFile, `# written by the test\nDATA_DIR=${dataDir}\n`);
+    const fromFile = await cli(['--json'], commandEnv({}, envFile));
+    assert.equal(fromFile.code, 0, fromFile.err);
+    assert.equal(JSON.parse(fromFile.out).length, 2);
+    const envWins = await cli(['--json'], commandEnv({ DATA_DIR: tmp.path }, envFile));
+    assert.equal(envWins.code, 1);
+    assert.match(envWins.err, /no outbox in/);
+    assert.deepEqual(commandEnv({ X: '1' }, join(tmp.path, 'missing.env')), { X: '1' });
+    writeFileSync(envFile, 'DATA_DIR\n');
+    assert.throws(() => commandEnv({}, envFile), ConfigError);
   });
 
   /** Runs the real CLI in a child process (same runtime as the test). */

@@ -3,7 +3,8 @@
  *
  *   dead-letters [--data-dir DIR] [list | replay ID | replay --all] [--json]
  *
- * The outbox lives in `$OUTBOX_DIR`, else `<DATA_DIR>/outbox` (DATA_DIR env, default ./data). `list` reads the journal without
+ * The outbox lives in `$OUTBOX_DIR`, else `<DATA_DIR>/outbox` (DATA_DIR env, default ./data; `./.env` completes the
+ * environment as it does for `serve`); a missing outbox is an error (exit 1). `list` reads the journal without
  * the lock, so it works while the server runs. `replay` writes to the journal: with the server stopped it
  * takes the outbox lock and replays itself; while the server holds the lock it leaves a request in
  * `<outbox>/requests/` that the server's worker carries out (see requests.ts), and prints the server's
@@ -11,6 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { applyEnvFile, ConfigError, readEnvFile } from '../config.ts';
 import { type DeadLetter, inspectOutbox, openOutbox } from './outbox.ts';
 import { OutboxLockedError } from './lock.ts';
 import { type ReplayAnswer, requestReplay } from './requests.ts';
@@ -113,8 +115,13 @@ export async function deadLettersCommand(args: string[], io: CliIo): Promise<num
     return 0;
   }
   const dir = parsed.outboxDir ? resolve(parsed.outboxDir) : join(resolve(parsed.dataDir), 'outbox');
+  if (!existsSync(dir)) {
+    // A mistyped --data-dir must not read as "no dead letters": the server creates its outbox at start.
+    io.err(`dead-letters: no outbox in ${dir} (check --data-dir, DATA_DIR or OUTBOX_DIR; the server creates it when it starts)`);
+    return 1;
+  }
   if (parsed.command === 'list') {
-    const dead = existsSync(dir) ? inspectOutbox(dir).deadLetters : [];
+    const dead = inspectOutbox(dir).deadLetters;
     if (parsed.json) io.out(JSON.stringify(dead.map(({ payload: _p, ...d }) => d), null, 2));
     else if (dead.length === 0) io.out(`no dead letters in ${dir}`);
     else {
@@ -122,10 +129,6 @@ export async function deadLettersCommand(args: string[], io: CliIo): Promise<num
       for (const d of dead) io.out(describe(d));
     }
     return 0;
-  }
-  if (!existsSync(dir)) {
-    io.err(`dead-letters: no outbox in ${dir}`);
-    return 1;
   }
   let outbox;
   try {
@@ -154,5 +157,27 @@ export async function deadLettersCommand(args: string[], io: CliIo): Promise<num
  * process.exitCode = await run(['replay', '--all', '--data-dir', '/var/lib/sik']);
  */
 export async function run(args: string[]): Promise<number> {
-  return deadLettersCommand(args, { out: (l) => console.log(l), err: (l) => console.error(l), env: process.env });
+  let env: CliIo['env'];
+  try {
+    env = commandEnv(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`dead-letters: ${error.message}`);
+    return 2;
+  }
+  return deadLettersCommand(args, { out: (l) => console.log(l), err: (l) => console.error(l), env });
+}
+
+/**
+ * The environment the command reads DATA_DIR / OUTBOX_DIR from: `env` completed by the `.env` file as
+ * `serve` completes it (the environment wins), so both find the same outbox. Throws ConfigError for an
+ * unreadable or malformed file; a missing one is fine.
+ *
+ * @example
+ * commandEnv(process.env) // { ...process.env, DATA_DIR: '/var/lib/sik' } when only .env sets DATA_DIR
+ */
+export function commandEnv(env: CliIo['env'], envFile = '.env'): CliIo['env'] {
+  const completed = { ...env };
+  applyEnvFile(completed, readEnvFile(envFile, false));
+  return completed;
 }
