@@ -46,6 +46,8 @@ export interface FileStore extends InstallationStore {
 const RECORD = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json$/;
 const TEMP = /^\.([0-9a-f-]{36})\.(\d+)\.[0-9a-f]+\.tmp$/;
 const LOCK = /^[0-9a-f-]{36}\.lock(\.break)?$/;
+/** Record reads `list()` keeps in flight at once. */
+const LIST_CONCURRENCY = 16;
 
 /**
  * Opens (creating if needed) a directory of one file per installation: `<uuid>.json`, mode 0600, in
@@ -149,19 +151,25 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
     },
     async list() {
       live();
-      const records: InstallationRecord[] = [];
-      const errors: StoreFileError[] = [];
-      for (const name of await readdir(dir)) {
-        const match = RECORD.exec(name);
-        if (!match?.[1]) continue;
-        try {
-          const found = await read(match[1]);
-          if (found) records.push(found.record);
-        } catch (error) {
-          if (error instanceof StoreFileError) errors.push(error);
-          else throw error;
+      const ids = (await readdir(dir)).flatMap((name) => RECORD.exec(name)?.[1] ?? []);
+      const found: Array<InstallationRecord | undefined> = new Array(ids.length);
+      const failed: Array<StoreFileError | undefined> = new Array(ids.length);
+      // Several reads in flight: each readFile is four thread-pool round trips (open, stat, read, close),
+      // so one at a time made /healthz take ~0.9 s at 5 000 installations.
+      let next = 0;
+      const reader = async (): Promise<void> => {
+        for (let i = next++; i < ids.length; i = next++) {
+          try {
+            found[i] = (await read(ids[i]!))?.record;
+          } catch (error) {
+            if (error instanceof StoreFileError) failed[i] = error;
+            else throw error;
+          }
         }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, ids.length) }, reader));
+      const records = found.filter((r): r is InstallationRecord => r !== undefined);
+      const errors = failed.filter((e): e is StoreFileError => e !== undefined);
       if (errors.length === 1 && errors[0]) throw errors[0];
       if (errors.length > 1) throw new StoreListError(errors);
       return records;
