@@ -296,4 +296,24 @@ describe('integration server end to end (emulator + file store)', () => {
     assert.deepEqual(body.needsReauth, []);
     assert.deepEqual(body.outbox, { pending: 0 });
   });
+
+  it('/healthz probes that arrive together share one store scan; the next probe scans again', T, async () => {
+    let scans = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const s = await fresh({ server: { health: async () => { scans++; await gate; return { scan: scans }; } } });
+    await installViaRedirect(s);
+    const probes = 20;
+    let arrived = 0;
+    // Every probe has joined (or started) the scan by the time its 'request' event has run.
+    s.app.server.on('request', (req) => { if (req.url === '/healthz' && ++arrived === probes) setImmediate(release); });
+    const answers = await Promise.all(Array.from({ length: probes }, async () => {
+      const res = await request(`${s.url}/healthz`);
+      return { status: res.statusCode, body: await res.body.json() as Record<string, unknown> };
+    }));
+    assert.equal(scans, 1);
+    for (const a of answers) assert.deepEqual([a.status, a.body.installations, a.body.scan], [200, 1, 1]);
+    const later = await request(`${s.url}/healthz`);
+    assert.equal((await later.body.json() as Record<string, unknown>).scan, 2);
+  });
 });

@@ -303,18 +303,27 @@ export function createServer(deps: ServerDeps): IntegrationServer {
     sendJson(res, reply?.status ?? 200, reply?.body ?? { ok: true });
   }
 
-  async function handleHealth(res: ServerResponse): Promise<void> {
-    try {
+  // One store scan at a time: concurrent probes share it (the scan reads and decrypts every record).
+  let healthScan: Promise<Record<string, unknown>> | undefined;
+  const healthBody = (): Promise<Record<string, unknown>> => {
+    healthScan ??= (async () => {
       const records = await store.list();
       const extra = deps.health ? await deps.health() : {};
-      sendJson(res, 200, {
+      return {
         ok: true,
         mode: config.mode,
         installations: records.length,
         needsReauth: records.filter((r) => r.status === 'needs-reauth').map((r) => r.installationId).sort(),
         tokens: tokens.stats(),
         ...extra,
-      }, { 'cache-control': 'no-store' });
+      };
+    })().finally(() => { healthScan = undefined; });
+    return healthScan;
+  };
+
+  async function handleHealth(res: ServerResponse): Promise<void> {
+    try {
+      sendJson(res, 200, await healthBody(), { 'cache-control': 'no-store' });
     } catch (error) {
       logger.error('health check failed', { error });
       sendJson(res, 503, { ok: false, error: 'store unavailable' });
