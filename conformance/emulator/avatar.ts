@@ -15,8 +15,14 @@
  *   truncated or corrupt; the emulator decodes every upload fully and answers 400 "Invalid image format.".
  * - Data PIL cannot identify at all (damaged signature, not an image) is answered 400 "Invalid image format."
  *   here; Sentry's code does not catch PIL's UnidentifiedImageError (likely a 500 there).
+ *
+ * Decoding is bounded by the preflight's own limits (src/images/check.ts; shared, not copied): nothing
+ * above MAX_DECODE_PIXELS is decoded, and IDAT that inflates more than MAX_EXCESS_INFLATED_BYTES past what
+ * the header needs is refused as "Invalid image format." (an undecodable image) instead of being inflated
+ * in full — a 1 MiB body of deflated zeros would otherwise inflate to about 1 GB.
  */
 import zlib from 'node:zlib';
+import { expectedInflatedSize, MAX_DECODE_PIXELS, MAX_EXCESS_INFLATED_BYTES } from '../../src/images/check.ts';
 import type { EmulatorApp } from './types.ts';
 
 /** What the emulator remembers per app about avatars and publication. */
@@ -120,11 +126,13 @@ function passSizes(h: Ihdr): Array<[number, number]> {
  * data is not a complete, well-filtered image.
  */
 function scanlines(h: Ihdr, idat: Buffer, row: (line: Uint8Array) => void): string | undefined {
+  if (h.width * h.height > MAX_DECODE_PIXELS) return 'image is too large to decode';
+  const needed = expectedInflatedSize({ width: h.width, height: h.height, bitDepth: h.depth, colorType: h.colorType, interlace: h.interlaced });
   let raw: Buffer;
   try {
-    raw = zlib.inflateSync(idat);
-  } catch {
-    return 'image data is corrupt';
+    raw = zlib.inflateSync(idat, { maxOutputLength: needed + MAX_EXCESS_INFLATED_BYTES });
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? 'decompression bomb' : 'image data is corrupt';
   }
   const bitsPerPixel = CHANNELS[h.colorType]! * h.depth;
   const bpp = Math.max(1, bitsPerPixel >> 3);
