@@ -3,11 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaseFailure, type CaseContext } from '../harness.ts';
-import type { RecordedRequest } from '../emulator/types.ts';
+import { CaseFailure, SecretBook, type CaseContext } from '../harness.ts';
+import { startSentryEmulator } from '../emulator/index.ts';
+import { call, installAndExchange } from '../emulator/testing.ts';
+import type { RecordedRequest, SentryEmulator } from '../emulator/types.ts';
 import { tempDir } from '../../src/testing/runtime.ts';
 import {
-  describeRequests, expectAcked, expectAckedWithin1s, expectCount, expectNot5xx, filesUnder, granted, setupPathFrom,
+  describeRequests, expectAcked, expectAckedWithin1s, expectCount, expectNot5xx, filesUnder, granted, setupPathFrom, waitInstalled,
 } from './support.ts';
 
 /** Just enough of a case context for the helpers under test: settings and a throwing `fail`. */
@@ -89,5 +91,47 @@ describe('filesUnder', () => {
   });
   it('finds nothing in a directory that does not exist', async () => {
     assert.deepEqual(await filesUnder(join(dir.path, 'missing')), []);
+  });
+});
+
+describe('waitInstalled: one missing verify fails fast instead of costing every installing case the full wait', () => {
+  let sentry: SentryEmulator;
+  before(async () => { sentry = await startSentryEmulator({ apps: [{ verifyInstall: true }] }); });
+  after(async () => { await sentry.close(); });
+
+  /** A context over the real emulator whose waitFor never sleeps: it probes once and records the time it was given. */
+  const waits: Array<{ what: string; timeoutMs: number | undefined }> = [];
+  const context = (): CaseContext => ({
+    sentry, secrets: new SecretBook(), target: { exited: () => undefined },
+    settings: { setupPath: '/setup', webhookPath: '/webhook', pushoverRetryMinMs: 200, waitMs: 10_000 },
+    sentryRequests: (filter?: { endpoint?: string }) => sentry.requests(filter),
+    async waitFor(what: string, probe: () => unknown, timeoutMs?: number) {
+      waits.push({ what, timeoutMs });
+      const value = await probe();
+      if (value === undefined || value === false) throw new CaseFailure(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      return value;
+    },
+  }) as unknown as CaseContext;
+  const verifyWaits = () => waits.filter((w) => w.what.startsWith('the verify-install PUT'));
+  const exchanged = async (org: string) => (await installAndExchange(sentry, org)).install.installation.uuid;
+
+  it('the first miss waits the full --wait-ms; later installs wait a fifth and say why; a verify restores the full wait', { timeout: 10_000 }, async () => {
+    await assert.rejects(waitInstalled(context(), await exchanged('org-1')), (e: unknown) => e instanceof CaseFailure && !/shortened/.test(e.message));
+    assert.equal(verifyWaits().at(-1)?.timeoutMs, 10_000);
+
+    await assert.rejects(waitInstalled(context(), await exchanged('org-2')),
+      (e: unknown) => e instanceof CaseFailure && /timed out after 2000 ms .*shortened from 10000 ms to 2000 ms \(fail fast\).*waited 10000 ms for its verify in vain/.test(e.message));
+    assert.equal(verifyWaits().at(-1)?.timeoutMs, 2000);
+
+    // An implementation that does verify gets the full wait back.
+    const { install, token } = await installAndExchange(sentry, 'org-3');
+    const third = install.installation.uuid;
+    const put = await call(`${sentry.url}/api/0/sentry-app-installations/${third}/`, {
+      method: 'PUT', headers: { Authorization: `Bearer ${token.token}`, 'Content-Type': 'application/json' }, body: '{"status":"installed"}',
+    });
+    assert.equal(put.status, 200);
+    await waitInstalled(context(), third);
+    await assert.rejects(waitInstalled(context(), await exchanged('org-4')), (e: unknown) => e instanceof CaseFailure && !/shortened/.test(e.message));
+    assert.equal(verifyWaits().at(-1)?.timeoutMs, 10_000);
   });
 });

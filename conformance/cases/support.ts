@@ -134,16 +134,47 @@ export async function installFresh(ctx: CaseContext, options: { order?: InstallO
   return installed;
 }
 
+/**
+ * Sessions (by their Sentry emulator) in which an install already waited the full time for a verify that
+ * never came. Every case that installs waits for verify, so one implementation without it would cost each
+ * of them the whole wait (~10 minutes for a run); once one install has missed it, later installs wait a
+ * fifth of it ({@link VERIFY_FAST_FAIL_FRACTION}) and say why. Any verify seen (including a late one for
+ * the install that missed it) clears the mark, so an implementation that verifies keeps the full wait.
+ */
+const missedVerify = new WeakMap<object, { waitedMs: number; installationId: string }>();
+
+/** The shortened verify wait after a miss, as a fraction of --wait-ms (2 s of the default 10 s). */
+export const VERIFY_FAST_FAIL_FRACTION = 1 / 5;
+
 /** Waits until the code was exchanged (201) and, if the app verifies installs, the installation is `installed`. */
 export async function waitInstalled(ctx: CaseContext, installationId: string): Promise<void> {
   await ctx.waitFor('the code exchange (201) for the new installation', () =>
     granted(exchanges(ctx, installationId)).length > 0);
   if (ctx.sentry.app.verifyInstall) {
     // Every case that installs stops here when verify is missing: say what to send and where it is specified.
-    await ctx.waitFor('the verify-install PUT (installation status "installed"); the implementation runs with ' +
+    const what = 'the verify-install PUT (installation status "installed"); the implementation runs with ' +
       'VERIFY_INSTALL=true, so after the exchange it must send PUT /api/0/sentry-app-installations/{uuid}/ ' +
-      '{"status":"installed"} with the new token (sentry-platform.md §3; VER-001..VER-004)', () =>
-      ctx.sentry.installation(installationId)?.status === 'installed');
+      '{"status":"installed"} with the new token (sentry-platform.md §3; VER-001..VER-004)';
+    const verified = () => ctx.sentry.installation(installationId)?.status === 'installed';
+    let missed = missedVerify.get(ctx.sentry);
+    if (missed && ctx.sentry.installation(missed.installationId)?.status === 'installed') {
+      missedVerify.delete(ctx.sentry);
+      missed = undefined;
+    }
+    const fullMs = ctx.settings.waitMs;
+    const waitMs = missed ? Math.round(fullMs * VERIFY_FAST_FAIL_FRACTION) : fullMs;
+    const why = missed
+      ? ` — wait shortened from ${fullMs} ms to ${waitMs} ms (fail fast) because an earlier case's install already waited ` +
+        `${missed.waitedMs} ms for its verify in vain; the full wait returns once a verify is seen`
+      : '';
+    try {
+      await ctx.waitFor(what + why, verified, waitMs);
+    } catch (error) {
+      // Only a wait that ran out counts as a missing verify (not a crashed process).
+      if (!missed && !verified() && !ctx.target.exited()) missedVerify.set(ctx.sentry, { waitedMs: fullMs, installationId });
+      throw error;
+    }
+    missedVerify.delete(ctx.sentry);
   }
   rememberTokens(ctx);
 }
