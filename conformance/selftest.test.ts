@@ -5,6 +5,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allCases } from './cases/index.ts';
 import { openSession, runCases, selectCases, type SuiteResult } from './harness.ts';
@@ -68,6 +70,23 @@ describe('conformance self-test', { timeout: 240_000 }, () => {
     assert.match(message, /sentry-platform\.md §3/);
     // The next installing case does not wait the full time again (a run without verify took ~10 minutes).
     assert.match(suite.results[1]?.message ?? '', /timed out after 600 ms .*shortened from 3000 ms to 600 ms \(fail fast\)/);
+  });
+
+  it('PER-003 names this installation\'s file first and at most ten files, however many DATA_DIR holds', { timeout: 60_000 }, async () => {
+    const session = await openSession({ exec: `exec node '${REFERENCE}'`, extraEnv: { FLAW: 'world-readable' }, waitMs: 3000 });
+    try {
+      // Earlier cases' files (named to sort before the reference's installation-<uuid>.json).
+      for (let i = 0; i < 20; i++) await writeFile(join(session.target.dataDir!, `aaa-earlier-${String(i).padStart(2, '0')}.json`), '{}', { mode: 0o644 });
+      const [result] = (await runCases(session, selectCases(allCases, ['PER-003']), { strict: true })).results;
+      assert.equal(result?.passed, false);
+      assert.match(result?.message ?? '', /^2[12] files are readable by group\/others$/);
+      const actual = result?.actual ?? '';
+      assert.match(actual, /^installation-[0-9a-f-]+\.json \(644\), aaa-earlier-00\.json \(644\), /);
+      assert.match(actual, /, and 1[12] more$/);
+      assert.equal(actual.split(', ').length, 11);
+    } finally {
+      await session.close();
+    }
   });
 
   for (const [flaw, { mustFail, alsoRun = [] }] of Object.entries(FLAWS)) {

@@ -4,8 +4,8 @@
  */
 import { stat } from 'node:fs/promises';
 import {
-  DOCS, attemptsFor, callsWithTokens, defineCases, describeRequests, emitIssue, expireTokens, filesUnder, granted,
-  installAndUninstall, installFresh, lastRequestId, notifiedIssue, pokeUninstalled, refreshes, waitForNotification,
+  DOCS, attemptsFor, callsWithTokens, defineCases, describeRequests, emitIssue, expireTokens, filesUnder, firstOf, granted,
+  installAndUninstall, installFresh, issuedTokens, lastRequestId, notifiedIssue, pokeUninstalled, refreshes, waitForNotification,
 } from './support.ts';
 
 const SEC13 = 'sentry-platform.md §13 (persist atomically)';
@@ -47,13 +47,21 @@ export default defineCases([
     requirement: 'Token files are secrets: mode 0600 (no group/other permissions).',
     needsDataDir: true,
     async run(ctx) {
-      await installFresh(ctx);
-      const open: string[] = [];
+      const inst = await installFresh(ctx);
+      // DATA_DIR holds every earlier case's files too (54 in one run): list this installation's first
+      // (named by its id or holding its tokens), then the rest by path, and only the first ten.
+      const mine = [inst.installationId, ...issuedTokens(ctx, inst.installationId).flatMap((t) => [t.token, t.refreshToken])];
+      const open: Array<{ line: string; ours: boolean; path: string }> = [];
       for (const f of await filesUnder(ctx.target.dataDir!)) {
         const s = await stat(f.path).catch(() => undefined);
-        if (s && (s.mode & 0o077) !== 0) open.push(`${f.relativePath} (${(s.mode & 0o777).toString(8)})`);
+        if (!s || (s.mode & 0o077) === 0) continue;
+        const ours = mine.some((m) => f.relativePath.includes(m) || f.bytes.includes(m));
+        open.push({ line: `${f.relativePath} (${(s.mode & 0o777).toString(8)})`, ours, path: f.relativePath });
       }
-      if (open.length) ctx.fail('files readable by group/others', { expected: 'mode 0600', actual: open.join(', ') });
+      open.sort((a, b) => Number(b.ours) - Number(a.ours) || a.path.localeCompare(b.path));
+      if (open.length) {
+        ctx.fail(`${open.length} file${open.length === 1 ? ' is' : 's are'} readable by group/others`, { expected: 'mode 0600', actual: firstOf(open.map((o) => o.line)) });
+      }
     },
   },
   {

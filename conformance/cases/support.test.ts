@@ -9,7 +9,7 @@ import { call, installAndExchange } from '../emulator/testing.ts';
 import type { RecordedRequest, SentryEmulator } from '../emulator/types.ts';
 import { tempDir } from '../../src/testing/runtime.ts';
 import {
-  describeRequests, expectAcked, expectAckedWithin1s, expectCount, expectNot5xx, filesUnder, granted, setupPathFrom, waitInstalled,
+  describeRequests, expectAcked, expectAckedWithin1s, expectCount, expectNot5xx, filesUnder, firstOf, granted, setupPathFrom, waitInstalled,
 } from './support.ts';
 
 /** Just enough of a case context for the helpers under test: settings and a throwing `fail`. */
@@ -40,6 +40,16 @@ describe('request filters', () => {
     assert.equal(describeRequests([req(1, 201), req(2, 401)]), 'POST /p/1; POST /p/2');
     assert.equal(describeRequests([req(1, 201)], { status: true }), 'POST /p/1 → 201');
     assert.equal(describeRequests([]), '');
+  });
+});
+
+describe('firstOf', () => {
+  it('lists up to ten items and counts the rest', () => {
+    assert.equal(firstOf([]), '');
+    assert.equal(firstOf(['a', 'b']), 'a, b');
+    const many = Array.from({ length: 54 }, (_, i) => `f${i}`);
+    assert.equal(firstOf(many), 'f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, and 44 more');
+    assert.equal(firstOf(many.slice(0, 10)), many.slice(0, 10).join(', '));
   });
 });
 

@@ -271,6 +271,16 @@ export function granted(requests: readonly RecordedRequest[]): RecordedRequest[]
   return requests.filter((r) => r.status === 201);
 }
 
+/**
+ * The first `max` items joined with ", ", and how many were left out — for failure messages about lists
+ * that grow with the run (files in DATA_DIR, requests).
+ * @example firstOf(['a', 'b', 'c'], 2) // 'a, b, and 1 more'
+ */
+export function firstOf(items: readonly string[], max = 10): string {
+  const shown = items.slice(0, max).join(', ');
+  return items.length > max ? `${shown}, and ${items.length - max} more` : shown;
+}
+
 /** Verify-install PUTs for one installation. */
 export function verifies(ctx: CaseContext, installationId: string): RecordedRequest[] {
   return ctx.sentryRequests({ endpoint: 'verify' }).filter((r) => r.path.includes(installationId));
