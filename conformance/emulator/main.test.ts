@@ -23,6 +23,24 @@ describe('emulator command', () => {
     assert.doesNotMatch(errors.join('\n'), /usage:/);
   });
 
+  it('--pushover-port: validated like --port, and the Pushover emulator listens there', { timeout: 10_000 }, async () => {
+    const errors: string[] = [];
+    mock.method(console, 'error', (...parts: unknown[]) => { errors.push(parts.join(' ')); });
+    assert.equal(await run(['--pushover-port', '70000']), 2);
+    assert.equal(await run(['--pushover-port', 'abc']), 2);
+    assert.match(errors.join('\n'), /bad --pushover-port 70000[\s\S]*bad --pushover-port abc/);
+    errors.length = 0;
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      assert.equal(await run(['--pushover-port', String(port)]), 2);
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
+    assert.match(errors.join('\n'), /cannot listen: .*EADDRINUSE.*--pushover-port/);
+  });
+
   it('starts in well under 2 s, prints what an integration needs, and exits 0 on SIGTERM', { timeout: 20_000 }, async () => {
     const [cmd, ...args] = tsRunner(fileURLToPath(new URL('../../src/cli.ts', import.meta.url)));
     const started = performance.now();

@@ -16,10 +16,18 @@ import { sandboxPages } from './ui/index.ts';
 
 const HELP = `usage: emulator [--port N] [--host H] [--webhook-url URL] [--redirect-url URL]
                 [--verify-install true|false] [--published] [--jwt-refresh true|false]
-                [--owner-org SLUG] [--region-orgs SLUG,SLUG] [--region-port N]
+                [--owner-org SLUG] [--region-orgs SLUG,SLUG] [--region-port N] [--pushover-port N]
+--port, --region-port, --pushover-port: 0 to 65535; left out (or 0), any free port.
 --owner-org: only that org may install the (unpublished) app; others get 404, as on Sentry.
 --region-orgs: these orgs live in a second "region" host (like de.sentry.io), printed as SENTRY_REGION_URL.
 Starts the Sentry emulator (and the Pushover emulator) on loopback until Ctrl-C.`;
+
+/** A port option: 0 (any free port) when left out; an integer 0–65535 otherwise. */
+function portOption(name: string, value: string | undefined): number {
+  const port = value === undefined ? 0 : Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --${name} ${value}`);
+  return port;
+}
 
 function bool(value: string | undefined, fallback: boolean): boolean {
   if (value === undefined) return fallback;
@@ -38,21 +46,20 @@ export async function run(args: string[]): Promise<number> {
         port: { type: 'string' }, host: { type: 'string' }, 'webhook-url': { type: 'string' },
         'redirect-url': { type: 'string' }, 'verify-install': { type: 'string' }, published: { type: 'boolean' },
         'jwt-refresh': { type: 'string' }, 'owner-org': { type: 'string' }, 'region-orgs': { type: 'string' },
-        'region-port': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'region-port': { type: 'string' }, 'pushover-port': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }));
     if (values.help) {
       console.log(HELP);
       return 0;
     }
-    const port = values.port === undefined ? 0 : Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --port ${values.port}`);
-    const regionPort = values['region-port'] === undefined ? 0 : Number(values['region-port']);
-    if (!Number.isInteger(regionPort) || regionPort < 0 || regionPort > 65535) throw new Error(`bad --region-port ${values['region-port']}`);
+    const port = portOption('port', values.port);
+    const regionPort = portOption('region-port', values['region-port']);
+    const pushoverPort = portOption('pushover-port', values['pushover-port']);
     const regionOrgs = (values['region-orgs'] ?? '').split(',').map((org) => org.trim()).filter(Boolean);
     // One clock for both, so the pages' timeline orders Pushover sends after an "advance 8 h".
     const clock = offsetClock();
-    const pushover = await startPushoverEmulator({ clock });
+    const pushover = await startPushoverEmulator({ clock, port: pushoverPort });
     const sentry = await startSentryEmulator({
       host: values.host ?? '127.0.0.1',
       port,
@@ -112,7 +119,7 @@ Ctrl-C stops it.`);
     // A port in use is not a usage mistake: name it and leave the option list out.
     const code = (error as { code?: unknown } | undefined)?.code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      console.error(`emulator: cannot listen: ${(error as Error).message} (choose another --port / --region-port / --host, or leave --port out for a free one)`);
+      console.error(`emulator: cannot listen: ${(error as Error).message} (choose another --port / --region-port / --pushover-port / --host, or leave the port option out for a free one)`);
       return 2;
     }
     console.error(`emulator: ${error instanceof Error ? error.message : String(error)}\n${HELP}`);
