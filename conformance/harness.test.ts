@@ -11,7 +11,7 @@ import { parseConformanceArgs, remoteEnvText, run } from './main.ts';
 import { junitReport } from './report/junit.ts';
 import { jsonReport } from './report/json.ts';
 import { summary } from './report/console.ts';
-import { DOC_PATH, withCatalogue } from '../scripts/gen-conformance-docs.ts';
+import { catalogue, DOC_PATH, withCatalogue } from '../scripts/gen-conformance-docs.ts';
 
 function result(id: string, verdict: CaseResult['verdict'], extra: Partial<CaseResult> = {}): CaseResult {
   return {
@@ -29,6 +29,25 @@ describe('the case catalogue', () => {
       assert.ok((AREAS as readonly string[]).includes(c.area), c.id);
       assert.ok(c.clause.section && /^https:\/\//.test(c.clause.url) && c.requirement && c.title, c.id);
     }
+  });
+  it('marks "(exec only)" every case the harness skips against --target, including the output check ROB-012', async () => {
+    const remote = {
+      settings: { setupPath: '/setup', webhookPath: '/webhook', pushoverRetryMinMs: 200, waitMs: 10_000 },
+      secrets: new SecretBook(),
+      target: { mode: 'remote', url: 'http://127.0.0.1:1', canRestart: false, exited: () => undefined, output: () => '' },
+      sentry: { clearFaults() {}, requests: () => [], deliveries: () => [] },
+      pushover: { clearFaults() {}, messages: () => [], attempts: () => [] },
+    } as unknown as SessionParts;
+    const rows = new Map(catalogue(allCases).split('\n').filter((l) => /^\| [A-Z]{3}-\d{3} /.test(l)).map((l) => [l.split(' | ')[0]!.slice(2), l]));
+    const skipped: string[] = [];
+    for (const c of allCases.filter((x) => x.needsRestart || x.needsDataDir || x.needsOutput || x.id === 'ROB-012')) {
+      // Skipped before run: a case that would run is never started here (its run is replaced).
+      const r = await runCase(remote, { ...c, run: async () => {} });
+      if (r.verdict === 'skip') skipped.push(c.id);
+      assert.match(rows.get(c.id) ?? '', /\(exec only\)/, `${c.id} is skipped against --target but its catalogue row does not say so`);
+    }
+    assert.ok(skipped.includes('ROB-012'), 'ROB-012 is skipped against --target by the harness');
+    assert.deepEqual(skipped, allCases.filter((x) => x.needsRestart || x.needsDataDir || x.needsOutput).map((x) => x.id));
   });
   it('docs/conformance.md carries the current generated catalogue', async () => {
     const doc = await readFile(DOC_PATH, 'utf8');

@@ -52,6 +52,8 @@ export interface ConformanceCase extends CaseIdentity {
   needsRestart?: boolean;
   /** Needs to read DATA_DIR (skipped against a remote target). */
   needsDataDir?: boolean;
+  /** Needs the implementation's stdout/stderr (skipped against a remote target, whose output is not visible). */
+  needsOutput?: boolean;
   /** Runs after every other case (e.g. the output leak check, which wants all traffic first). */
   last?: boolean;
   /** Does not talk to the implementation at all (e.g. image checks grading our own checker). */
@@ -469,6 +471,7 @@ export async function runCase(session: SessionParts, c: ConformanceCase, profile
   });
   if (c.needsRestart && !session.target.canRestart) return finish('skip', { message: NO_RESTART });
   if (c.needsDataDir && !session.target.dataDir) return finish('skip', { message: 'needs DATA_DIR: not known against --target' });
+  if (c.needsOutput && session.target.mode !== 'exec') return finish('skip', { message: 'the output of a remote target is not visible' });
 
   const crashed = session.target.exited();
   if (crashed && session.target.canRestart) {

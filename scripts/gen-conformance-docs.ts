@@ -33,7 +33,9 @@ export function catalogue(cases: readonly ConformanceCase[]): string {
     if (!rows.length) continue;
     out.push(`### ${area} (\`conformance/cases/${area}.ts\`)`, '', '| id | level | title | requirement | clause | notes |', '|---|---|---|---|---|---|');
     for (const c of rows) {
-      const notes = [c.needsRestart ? 'restart (exec only)' : '', c.needsDataDir ? 'reads DATA_DIR (exec only)' : '', c.last ? 'runs last' : '', c.standalone ? 'no target' : '']
+      // "(exec only)" marks every case the harness skips against --target (see runCase).
+      const notes = [c.needsRestart ? 'restart (exec only)' : '', c.needsDataDir ? 'reads DATA_DIR (exec only)' : '',
+        c.needsOutput ? 'reads its output (exec only)' : '', c.last ? 'runs last' : '', c.standalone ? 'no target' : '']
         .filter(Boolean).join(', ');
       out.push(`| ${c.id} | ${c.level} | ${cell(c.title)} | ${cell(c.requirement)} | [${cell(c.clause.section)}](${c.clause.url}) | ${notes} |`);
     }

@@ -184,8 +184,8 @@ export default defineCases([
     clause: { section: 'sentry-platform.md §13 (never log tokens, refresh tokens, client secret, grant codes or signatures)', url: DOCS.publicIntegration },
     requirement: 'Never print the client secret, access or refresh tokens, grant codes, signatures or Pushover keys — checked over everything the process printed during the whole run.',
     last: true,
+    needsOutput: true,
     async run(ctx) {
-      if (ctx.target.mode !== 'exec') ctx.skip('the output of a remote target is not visible');
       rememberTokens(ctx);
       for (const d of ctx.sentry.deliveries()) {
         ctx.secrets.add('webhook signature', d.signature);
