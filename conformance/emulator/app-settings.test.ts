@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
+import { oversizedPng } from '../../scripts/gen-image-fixtures.ts';
 import { startSentryEmulator } from './index.ts';
 import type { SentryEmulator } from './types.ts';
 
@@ -47,5 +48,14 @@ describe('emulator app settings over HTTP: avatar upload and publish request', {
     assert.equal((await call('PUT', `/api/0/sentry-apps/${emulator.app.slug}/avatar/`, '{oops')).status, 400);
     assert.ok(emulator.requests({ endpoint: 'avatar' }).length >= 4);
     assert.ok(emulator.requests({ endpoint: 'publish-request' }).length >= 3);
+  });
+
+  it('takes avatar bodies up to Sentry\'s image limit over HTTP: an oversized image gets the endpoint\'s 413, not the body limit', async () => {
+    const big = oversizedPng();
+    assert.ok(big.length > 5_000_000 && big.length < 6_000_000, `fixture is ${big.length} bytes`);
+    assert.deepEqual(await avatar(emulator.app.slug, big, false), { status: 413, body: { detail: 'Image too large' } });
+    // Other endpoints keep the 1 MiB body limit.
+    const other = await call('POST', `/api/0/sentry-apps/${emulator.app.slug}/publish-request/`, { questionnaire: 'x'.repeat(2 << 20) });
+    assert.deepEqual(other, { status: 413, body: { detail: 'Request body too large' } });
   });
 });

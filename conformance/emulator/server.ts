@@ -16,6 +16,12 @@ import { detail, type Reply, type RequestContext } from './reply.ts';
 import { tokenEndpoint, tokenEndpointName, type TokenDeps } from './tokens.ts';
 
 const BODY_LIMIT = 1 << 20;
+/**
+ * The avatar upload carries the image base64-encoded in JSON: 5,000,000 image bytes (Sentry's
+ * `SENTRY_MAX_AVATAR_SIZE`) are ~6.7 MB of body, so that endpoint takes more than the rest, enough for
+ * an oversized image to reach the endpoint's own 413 "Image too large" as on Sentry.
+ */
+const AVATAR_BODY_LIMIT = 8 << 20;
 
 /** A routed request: the endpoint name (for the record and faults) and its handler. */
 export interface Routed {
@@ -145,7 +151,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HandlerDe
   const method = req.method ?? 'GET';
   let raw: Buffer;
   try {
-    raw = await readBody(req, BODY_LIMIT);
+    raw = await readBody(req, APP_AVATAR.test(url.pathname) ? AVATAR_BODY_LIMIT : BODY_LIMIT);
   } catch (error) {
     if (error instanceof BodyTooLargeError) {
       send(res, detail(413, 'Request body too large'));
