@@ -28,7 +28,7 @@ describe('emulator command', () => {
     mock.method(console, 'error', (...parts: unknown[]) => { errors.push(parts.join(' ')); });
     assert.equal(await run(['--pushover-port', '70000']), 2);
     assert.equal(await run(['--pushover-port', 'abc']), 2);
-    assert.match(errors.join('\n'), /bad --pushover-port 70000[\s\S]*bad --pushover-port abc/);
+    assert.match(errors.join('\n'), /bad --pushover-port "70000"[\s\S]*bad --pushover-port "abc"/);
     errors.length = 0;
     const busy = createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
@@ -39,6 +39,48 @@ describe('emulator command', () => {
       await new Promise((resolve) => busy.close(resolve));
     }
     assert.match(errors.join('\n'), /cannot listen: .*EADDRINUSE.*--pushover-port/);
+  });
+
+  it('an empty, blank or non-decimal port, or an empty --host, is refused with exit 2 (not "any free port")', { timeout: 10_000 }, async () => {
+    const errors: string[] = [];
+    mock.method(console, 'error', (...parts: unknown[]) => { errors.push(parts.join(' ')); });
+    // Each of these would otherwise start listening and wait for a signal (the test would time out).
+    for (const args of [['--port', ''], ['--port', ' '], ['--pushover-port', ''], ['--region-port', ''],
+      ['--port', '0x10'], ['--port', '1e3'], ['--port=-0'], ['--host', '']]) {
+      errors.length = 0;
+      assert.equal(await run(args), 2, args.join(' '));
+      assert.match(errors[0] ?? '', args[0]?.startsWith('--host') ? /^emulator: bad --host "": expected an address/ : /^emulator: bad --[a-z-]+ ".*": expected an integer 0 to 65535/, args.join(' '));
+    }
+  });
+
+  it('--host applies to the Pushover emulator as well as to Sentry', { timeout: 10_000 }, async () => {
+    // 127.0.0.2 is loopback on Linux; the Pushover emulator used to listen on 127.0.0.1 whatever --host said.
+    const probe = createServer();
+    const usable = await new Promise<boolean>((resolve) => {
+      probe.once('error', () => resolve(false));
+      probe.listen(0, '127.0.0.2', () => resolve(true));
+    });
+    if (usable) await new Promise((resolve) => probe.close(resolve));
+    if (!usable) return;
+    const lines: string[] = [];
+    let printed!: () => void;
+    const ready = new Promise<void>((resolve) => { printed = resolve; });
+    mock.method(console, 'log', (...parts: unknown[]) => { lines.push(parts.join(' ')); printed(); });
+    const status = run(['--host', '127.0.0.2']);
+    await ready;
+    const out = lines.join('\n');
+    const sentryUrl = /^SENTRY_URL=(\S+)$/m.exec(out)?.[1];
+    const pushoverUrl = /^PUSHOVER_URL=(\S+)$/m.exec(out)?.[1];
+    try {
+      assert.match(sentryUrl ?? '', /^http:\/\/127\.0\.0\.2:\d+$/, out);
+      assert.match(pushoverUrl ?? '', /^http:\/\/127\.0\.0\.2:\d+$/, out);
+      const answer = await fetch(`${pushoverUrl}/1/messages.json`, { method: 'POST', body: new URLSearchParams({ token: 'x', user: 'y', message: 'hi' }) });
+      assert.equal(answer.status, 400);
+      await answer.body?.cancel();
+    } finally {
+      process.emit('SIGTERM');
+    }
+    assert.equal(await status, 0);
   });
 
   it('starts in well under 2 s, prints what an integration needs, and exits 0 on SIGTERM', { timeout: 20_000 }, async () => {

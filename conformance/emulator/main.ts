@@ -18,15 +18,30 @@ const HELP = `usage: emulator [--port N] [--host H] [--webhook-url URL] [--redir
                 [--verify-install true|false] [--published] [--jwt-refresh true|false]
                 [--owner-org SLUG] [--region-orgs SLUG,SLUG] [--region-port N] [--pushover-port N]
 --port, --region-port, --pushover-port: 0 to 65535; left out (or 0), any free port.
+--host: the address both emulators (Sentry, its region host, Pushover) listen on; default 127.0.0.1.
 --owner-org: only that org may install the (unpublished) app; others get 404, as on Sentry.
 --region-orgs: these orgs live in a second "region" host (like de.sentry.io), printed as SENTRY_REGION_URL.
-Starts the Sentry emulator (and the Pushover emulator) on loopback until Ctrl-C.`;
+Starts the Sentry emulator (and the Pushover emulator) on --host until Ctrl-C.`;
 
-/** A port option: 0 (any free port) when left out; an integer 0–65535 otherwise. */
+/**
+ * A port option: 0 (any free port) when left out; decimal digits 0–65535 otherwise. Checked as digits,
+ * not with Number(): Number('') and Number(' ') are 0, so `--port ''` (an unset shell variable) would
+ * silently mean "any free port", and '0x10' or '1e3' would pick a port nobody typed.
+ */
 function portOption(name: string, value: string | undefined): number {
-  const port = value === undefined ? 0 : Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --${name} ${value}`);
+  if (value === undefined) return 0;
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(port >= 0 && port <= 65535)) {
+    throw new Error(`bad --${name} ${JSON.stringify(value)}: expected an integer 0 to 65535 (0 or left out: any free port)`);
+  }
   return port;
+}
+
+/** The --host option: 127.0.0.1 when left out. An empty value is refused: listen() on '' binds every interface. */
+function hostOption(value: string | undefined): string {
+  if (value === undefined) return '127.0.0.1';
+  if (value.trim() === '') throw new Error('bad --host "": expected an address to listen on, e.g. 127.0.0.1');
+  return value;
 }
 
 function bool(value: string | undefined, fallback: boolean): boolean {
@@ -56,12 +71,13 @@ export async function run(args: string[]): Promise<number> {
     const port = portOption('port', values.port);
     const regionPort = portOption('region-port', values['region-port']);
     const pushoverPort = portOption('pushover-port', values['pushover-port']);
+    const host = hostOption(values.host);
     const regionOrgs = (values['region-orgs'] ?? '').split(',').map((org) => org.trim()).filter(Boolean);
     // One clock for both, so the pages' timeline orders Pushover sends after an "advance 8 h".
     const clock = offsetClock();
-    const pushover = await startPushoverEmulator({ clock, port: pushoverPort });
+    const pushover = await startPushoverEmulator({ clock, host, port: pushoverPort });
     const sentry = await startSentryEmulator({
-      host: values.host ?? '127.0.0.1',
+      host,
       port,
       clock,
       pages: sandboxPages({ pushover }),
