@@ -67,7 +67,7 @@ export interface SentryApiOptions {
 export interface Organization {
   slug: string;
   id?: string;
-  /** `links.regionUrl`, e.g. `https://de.sentry.io`, validated by {@link checkRegionUrl} (no trailing slash). */
+  /** `links.regionUrl`, e.g. `https://de.sentry.io`, validated by {@link checkRegionUrl} against the base URL (no trailing slash). */
   regionUrl?: string;
   /** Set instead of `regionUrl` when Sentry sent one that is not an acceptable http(s) URL (printable form). */
   regionUrlRefused?: { value: string; reason: string };
@@ -270,7 +270,7 @@ export function createSentryApi(options: SentryApiOptions): SentryApi {
       const out: Organization = { slug: typeof a.slug === 'string' ? a.slug : orgSlug };
       if (typeof a.id === 'string' || typeof a.id === 'number') out.id = String(a.id);
       if (a.links?.regionUrl !== undefined && a.links.regionUrl !== null) {
-        const region = checkRegionUrl(a.links.regionUrl);
+        const region = checkRegionUrl(a.links.regionUrl, baseUrl);
         if (region.ok) out.regionUrl = region.url;
         else out.regionUrlRefused = { value: printableRegionUrl(a.links.regionUrl), reason: region.reason };
       }
@@ -282,7 +282,7 @@ export function createSentryApi(options: SentryApiOptions): SentryApi {
       let root = baseUrl;
       if (callOptions.baseUrl !== undefined) {
         // The token goes to this host: a stored region URL is re-checked, never trusted blindly.
-        const region = checkRegionUrl(callOptions.baseUrl);
+        const region = checkRegionUrl(callOptions.baseUrl, baseUrl);
         if (!region.ok) {
           throw new SentryApiError({ kind: 'invalid', status: 0, operation: 'issue', maybeCommitted: false, message: `refusing to call Sentry issue: region URL ${region.reason}` });
         }

@@ -27,6 +27,20 @@ describe('checkRegionUrl', () => {
       assert.deepEqual(checkRegionUrl(value), { ok: false, reason }, String(value));
     }
   });
+  it('with SENTRY_URL: only its host or a subdomain of it, and no https → http downgrade (the token goes there)', () => {
+    assert.deepEqual(checkRegionUrl('https://de.sentry.io/', 'https://sentry.io'), { ok: true, url: 'https://de.sentry.io' });
+    assert.deepEqual(checkRegionUrl('https://sentry.io', 'https://sentry.io'), { ok: true, url: 'https://sentry.io' });
+    assert.deepEqual(checkRegionUrl('http://127.0.0.1:4001', 'http://127.0.0.1:4000'), { ok: true, url: 'http://127.0.0.1:4001' });
+    for (const [value, reason] of [
+      ['https://evil.example', "host evil.example is neither SENTRY_URL's host (sentry.io) nor a subdomain of it"],
+      ['https://sentry.io.evil.example', "host sentry.io.evil.example is neither SENTRY_URL's host (sentry.io) nor a subdomain of it"],
+      ['https://evilsentry.io', "host evilsentry.io is neither SENTRY_URL's host (sentry.io) nor a subdomain of it"],
+      ['https://169.254.169.254', "host 169.254.169.254 is neither SENTRY_URL's host (sentry.io) nor a subdomain of it"],
+      ['http://de.sentry.io', 'plain http while SENTRY_URL is https'],
+    ] as const) {
+      assert.deepEqual(checkRegionUrl(value, 'https://sentry.io'), { ok: false, reason }, value);
+    }
+  });
   it('printable form is bounded; foreign means another host', () => {
     assert.equal(printableRegionUrl('x'.repeat(500)).length, 201);
     assert.equal(printableRegionUrl({ a: 1 }), '{"a":1}');
@@ -37,7 +51,7 @@ describe('checkRegionUrl', () => {
 
 describe('api: organization regionUrl and the issue base URL', () => {
   const seen: string[] = [];
-  let regionUrl: unknown = 'https://de.example/';
+  let regionUrl: unknown = 'http://127.0.0.1:4000/';
   const server = createServer((req, res) => {
     seen.push(req.url ?? '');
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -52,7 +66,13 @@ describe('api: organization regionUrl and the issue base URL', () => {
 
   it('returns a checked regionUrl, or regionUrlRefused for a bad one', { timeout: 10_000 }, async () => {
     const api = createSentryApi({ baseUrl: base, clientId: 'id', clientSecret: 's' });
-    assert.deepEqual(await api.getOrganization('tok', 'eu-org'), { slug: 'eu-org', id: '7', regionUrl: 'https://de.example' });
+    assert.deepEqual(await api.getOrganization('tok', 'eu-org'), { slug: 'eu-org', id: '7', regionUrl: 'http://127.0.0.1:4000' });
+    // A crafted answer naming another host: refused, so the token is never sent there.
+    regionUrl = 'https://attacker.example/';
+    assert.deepEqual(await api.getOrganization('tok', 'eu-org'), {
+      slug: 'eu-org', id: '7',
+      regionUrlRefused: { value: 'https://attacker.example/', reason: "host attacker.example is neither SENTRY_URL's host (127.0.0.1) nor a subdomain of it" },
+    });
     regionUrl = 'data:text/plain,x';
     assert.deepEqual(await api.getOrganization('tok', 'eu-org'), {
       slug: 'eu-org', id: '7', regionUrlRefused: { value: 'data:text/plain,x', reason: 'scheme data: is not http(s)' },
@@ -68,6 +88,13 @@ describe('api: organization regionUrl and the issue base URL', () => {
     assert.deepEqual(seen, ['/api/0/organizations/eu-org/issues/5/']);
     await assert.rejects(api.getIssue('tok', 'eu-org', '5', { baseUrl: 'file:///tmp' }),
       (e: unknown) => e instanceof SentryApiError && e.kind === 'invalid' && /region URL scheme file:/.test(e.message));
+    assert.equal(seen.length, 1);
+    // A stored region URL on a foreign host is re-checked against SENTRY_URL: nothing is sent.
+    const https = createSentryApi({ baseUrl: 'https://sentry.io', clientId: 'id', clientSecret: 's' });
+    await assert.rejects(https.getIssue('tok', 'eu-org', '5', { baseUrl: `${base}/` }),
+      (e: unknown) => e instanceof SentryApiError && e.kind === 'invalid' && /region URL plain http while SENTRY_URL is https/.test(e.message));
+    await assert.rejects(https.getIssue('tok', 'eu-org', '5', { baseUrl: 'https://attacker.example' }),
+      (e: unknown) => e instanceof SentryApiError && e.kind === 'invalid' && /region URL host attacker\.example/.test(e.message));
     assert.equal(seen.length, 1);
   });
 });

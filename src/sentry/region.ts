@@ -6,8 +6,8 @@
  * (sentry-platform.md §6).
  *
  * The bearer token is sent to whatever host this names, so only absolute http(s) URLs without
- * credentials, query or fragment are accepted. A host different from SENTRY_URL's is expected
- * (de.sentry.io vs sentry.io) and is not refused.
+ * credentials, query or fragment, on SENTRY_URL's host or a subdomain of it (de.sentry.io under
+ * sentry.io), are accepted; https when SENTRY_URL is https.
  *
  * @example
  * checkRegionUrl('https://de.sentry.io/');   // { ok: true, url: 'https://de.sentry.io' }
@@ -19,12 +19,15 @@ export type RegionUrlCheck = { ok: true; url: string } | { ok: false; reason: st
 
 /**
  * Validates and normalises a `links.regionUrl` value: http(s) only, no credentials, query or
- * fragment; the trailing slash is trimmed so paths can be appended.
+ * fragment; the trailing slash is trimmed so paths can be appended. With `sentryUrl` (the API client
+ * always passes SENTRY_URL) the host must also be SENTRY_URL's host or a subdomain of it, and https
+ * when SENTRY_URL is https: a crafted answer cannot send the token elsewhere.
  *
  * @example
  * checkRegionUrl('https://us.sentry.io'); // { ok: true, url: 'https://us.sentry.io' }
+ * checkRegionUrl('https://evil.example', 'https://sentry.io').ok; // false
  */
-export function checkRegionUrl(value: unknown): RegionUrlCheck {
+export function checkRegionUrl(value: unknown, sentryUrl?: string): RegionUrlCheck {
   if (typeof value !== 'string' || value.trim() === '') return { ok: false, reason: 'not a non-empty string' };
   let parsed: URL;
   try {
@@ -35,6 +38,21 @@ export function checkRegionUrl(value: unknown): RegionUrlCheck {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return { ok: false, reason: `scheme ${parsed.protocol} is not http(s)` };
   if (parsed.username || parsed.password) return { ok: false, reason: 'URL carries credentials' };
   if (parsed.search || parsed.hash || /[?#]/.test(value)) return { ok: false, reason: 'URL carries a query or fragment' };
+  if (sentryUrl !== undefined) {
+    // The bearer token goes to this host: only Sentry's own hosts (de.sentry.io under sentry.io, the
+    // emulator's region port on its host), never a downgrade to plain http. Refusing costs nothing:
+    // SENTRY_URL proxies org-scoped paths to the region.
+    let base: URL;
+    try {
+      base = new URL(sentryUrl);
+    } catch {
+      return { ok: false, reason: 'SENTRY_URL is not a URL' };
+    }
+    if (base.protocol === 'https:' && parsed.protocol !== 'https:') return { ok: false, reason: 'plain http while SENTRY_URL is https' };
+    if (parsed.hostname !== base.hostname && !parsed.hostname.endsWith(`.${base.hostname}`)) {
+      return { ok: false, reason: `host ${parsed.hostname} is neither SENTRY_URL's host (${base.hostname}) nor a subdomain of it` };
+    }
+  }
   return { ok: true, url: `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, '') };
 }
 
