@@ -93,7 +93,7 @@ export interface SentryApi {
   verifyInstallation(installationId: string, token: string): Promise<VerifiedInstallation>;
   /** GET `/api/0/organizations/{org}/` (region discovery). */
   getOrganization(token: string, orgSlug: string): Promise<Organization>;
-  /** GET `/api/0/organizations/{org}/issues/{id}/`, optionally on a region base URL. */
+  /** GET `/api/0/organizations/{org}/issues/{id}/`, optionally on a region base URL (one {@link checkRegionUrl} refuses is ignored: SENTRY_URL is used). */
   getIssue(token: string, orgSlug: string, issueId: string, options?: { baseUrl?: string }): Promise<Record<string, unknown>>;
 }
 
@@ -281,12 +281,11 @@ export function createSentryApi(options: SentryApiOptions): SentryApi {
       const issue = segment(issueId, 'issue id', (v) => typeof v === 'string' && /^\d{1,20}$/.test(v), 'issue');
       let root = baseUrl;
       if (callOptions.baseUrl !== undefined) {
-        // The token goes to this host: a stored region URL is re-checked, never trusted blindly.
+        // The token goes to this host: a stored region URL is re-checked, never trusted blindly. One
+        // that is refused (tampered, or stored before the host rule) is ignored: SENTRY_URL proxies
+        // org-scoped paths to the region, so the notification still goes out.
         const region = checkRegionUrl(callOptions.baseUrl, baseUrl);
-        if (!region.ok) {
-          throw new SentryApiError({ kind: 'invalid', status: 0, operation: 'issue', maybeCommitted: false, message: `refusing to call Sentry issue: region URL ${region.reason}` });
-        }
-        root = region.url;
+        if (region.ok) root = region.url;
       }
       const answer = await call('issue', 'GET', `${root}/api/0/organizations/${org}/issues/${issue}/`, undefined, { authorization: `Bearer ${token}` });
       if (!answer || typeof answer !== 'object' || Array.isArray(answer)) {
