@@ -78,9 +78,14 @@ export function decodeRecordFile(
   }
   let clear: Buffer;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(envelope.iv ?? '', 'base64'));
+    const iv = Buffer.from(envelope.iv ?? '', 'base64');
+    const tag = Buffer.from(envelope.tag ?? '', 'base64');
+    // Exactly what encodeRecordFile writes: without authTagLength, GCM accepts a tag cut to 4 bytes (a
+    // prefix of the real one verifies), leaving tamper detection 32 bits strong.
+    if (iv.length !== 12 || tag.length !== 16) throw new Error(`iv of ${iv.length} bytes or tag of ${tag.length} bytes (12 and 16 expected)`);
+    const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
     decipher.setAAD(aad(envelope.installationId));
-    decipher.setAuthTag(Buffer.from(envelope.tag ?? '', 'base64'));
+    decipher.setAuthTag(tag);
     clear = Buffer.concat([decipher.update(Buffer.from(envelope.data ?? '', 'base64')), decipher.final()]);
   } catch (cause) {
     throw new StoreKeyError(path, 'cannot be decrypted: the bytes were altered or truncated (authentication failed)', { cause });

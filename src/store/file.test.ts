@@ -139,6 +139,27 @@ describe('file store on disk', { timeout: 60_000 }, () => {
     await assert.rejects(store.get(b.installationId), StoreKeyError);
   });
 
+  it('a truncated tag or a foreign IV length fails authentication (GCM would accept a prefix of the real tag)', async () => {
+    const key = randomBytes(32);
+    const store = await open({ key });
+    const a = sampleRecord();
+    await store.put(a);
+    const path = store.pathOf(a.installationId);
+    const envelope = JSON.parse(await readFile(path, 'utf8')) as Record<string, string>;
+    const tag = Buffer.from(envelope['tag'] ?? '', 'base64');
+    const iv = Buffer.from(envelope['iv'] ?? '', 'base64');
+    for (const [label, altered] of [
+      ['4-byte tag', { ...envelope, tag: tag.subarray(0, 4).toString('base64') }],
+      ['12-byte tag', { ...envelope, tag: tag.subarray(0, 12).toString('base64') }],
+      ['16-byte IV', { ...envelope, iv: Buffer.concat([iv, Buffer.alloc(4)]).toString('base64') }],
+    ] as const) {
+      await writeFile(path, JSON.stringify(altered));
+      await assert.rejects(store.get(a.installationId), (e: unknown) => e instanceof StoreKeyError && /authentication failed/.test(e.message), label);
+    }
+    await writeFile(path, JSON.stringify(envelope));
+    assert.equal((await store.get(a.installationId))?.token, a.token);
+  });
+
   const corruptions: Array<[string, (good: Buffer, otherId: string) => Buffer | string, RegExp]> = [
     ['truncated', (good) => good.subarray(0, Math.floor(good.length / 2)), /not valid JSON/],
     ['empty', () => '', /empty/],
