@@ -186,6 +186,19 @@ describe('integration server end to end (emulator + file store)', () => {
     assert.equal(s.logger.records().filter((r) => r.level === 'error').length, 0, s.logger.lines.join('\n'));
   });
 
+  it('a client that sends no request is cut at the headers timeout, not at Node\'s 30 s connection sweep', T, async () => {
+    const s = await fresh({ server: { timeouts: { headers: 200, request: 400 } } });
+    const socket = connect(Number(new URL(s.url).port), '127.0.0.1');
+    socket.on('error', () => {});
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => { answer += chunk.toString(); });
+    const started = performance.now();
+    // Waits for the server's own timer (no sleep here); with the default 30 s sweep this exceeds T.
+    await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    assert.ok(performance.now() - started < 5_000, `closed after ${Math.round(performance.now() - started)} ms`);
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+  });
+
   it('rejects installationId path injection without calling Sentry', T, async () => {
     const s = await fresh();
     const result = await s.emulator.install({ sendWebhook: false });

@@ -330,7 +330,13 @@ export function createServer(deps: ServerDeps): IntegrationServer {
     }
   }
 
-  const server = createHttpServer((req, res) => {
+  const headersTimeout = deps.timeouts?.headers ?? 10_000;
+  const requestTimeout = deps.timeouts?.request ?? 30_000;
+  // Node enforces headersTimeout/requestTimeout only when it sweeps its connections, every 30 s by
+  // default: a silent or slow-header client then held its socket for up to 40 s, not 10. Sweep at
+  // least every second (and no slower than the shortest timeout) so the documented limits hold.
+  const connectionsCheckingInterval = Math.max(10, Math.min(1_000, headersTimeout || 1_000, requestTimeout || 1_000));
+  const server = createHttpServer({ connectionsCheckingInterval }, (req, res) => {
     const started = performance.now();
     const requestId = requestIdOf();
     const sentryRequestId = headerValue(req, 'request-id');
@@ -364,8 +370,8 @@ export function createServer(deps: ServerDeps): IntegrationServer {
       else res.destroy();
     });
   });
-  server.headersTimeout = deps.timeouts?.headers ?? 10_000;
-  server.requestTimeout = deps.timeouts?.request ?? 30_000;
+  server.headersTimeout = headersTimeout;
+  server.requestTimeout = requestTimeout;
   server.keepAliveTimeout = deps.timeouts?.keepAlive ?? 5_000;
 
   const app: IntegrationServer = {
