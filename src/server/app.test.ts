@@ -249,6 +249,12 @@ describe('integration server end to end (emulator + file store)', () => {
     const res = await request(`${s.url}/nope`);
     assert.equal(res.statusCode, 404);
     await res.body.dump();
+    // A Request-ID is logged, but a client's 8 KB one only as a bounded prefix.
+    const longId = `${'ab'.repeat(16)}${'x'.repeat(8000)}`;
+    assert.equal((await postWebhook(s, body, { 'sentry-hook-signature': sign(secret, body), 'sentry-hook-resource': 'seer', 'request-id': longId })).status, 200);
+    const logged = s.logger.lines.filter((l) => l.includes(`"sentryRequestId":"${'ab'.repeat(16)}`));
+    assert.ok(logged.length > 0);
+    for (const line of logged) assert.ok(!line.includes('x'.repeat(65)), 'the whole header was logged');
     // Previous secret accepted during a rotation.
     const s2 = await fresh({ env: { SENTRY_CLIENT_SECRET_PREVIOUS: 'old-secret' } });
     assert.equal((await postWebhook(s2, body, { 'sentry-hook-signature': sign('old-secret', body), 'sentry-hook-resource': 'seer' })).status, 200);

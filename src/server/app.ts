@@ -29,6 +29,8 @@ import { createStateSigner, externalInstallUrl, type StateSigner } from './state
 
 /** Webhook body limit: 1 MiB. */
 export const WEBHOOK_BODY_LIMIT = 1 << 20;
+/** Characters of a request's `Request-ID` header that reach the log (Sentry's are 32). */
+const MAX_LOGGED_REQUEST_ID = 64;
 
 /** A verified webhook handed to a pluggable handler. */
 export interface WebhookRequest {
@@ -339,7 +341,8 @@ export function createServer(deps: ServerDeps): IntegrationServer {
   const server = createHttpServer({ connectionsCheckingInterval }, (req, res) => {
     const started = performance.now();
     const requestId = requestIdOf();
-    const sentryRequestId = headerValue(req, 'request-id');
+    // Sentry's Request-ID is 32 hex; anything else is the client's text, so a bounded prefix is logged.
+    const sentryRequestId = headerValue(req, 'request-id')?.slice(0, MAX_LOGGED_REQUEST_ID);
     const log = logger.child(sentryRequestId ? { requestId, sentryRequestId } : { requestId });
     const url = webhookTargetIsCanonical && req.url === config.webhookPath ? undefined : parseTarget(req.url);
     const path = url ? url.pathname : config.webhookPath;
