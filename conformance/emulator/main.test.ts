@@ -53,6 +53,31 @@ describe('emulator command', () => {
     }
   });
 
+  it('an address this machine does not have is named as "cannot listen" on both runtimes', { timeout: 10_000 }, async () => {
+    const errors: string[] = [];
+    mock.method(console, 'error', (...parts: unknown[]) => { errors.push(parts.join(' ')); });
+    // 192.0.2.1 is TEST-NET-1 (never local): Node says EADDRNOTAVAIL, Deno says EINVAL.
+    const host = '192.0.2.1';
+    assert.equal(await run(['--host', host]), 2);
+    assert.match(errors.join('\n'), /^emulator: cannot listen: .*192\.0\.2\.1.*--host/);
+    assert.doesNotMatch(errors.join('\n'), /usage:/);
+  });
+
+  it('a bad --verify-install / --jwt-refresh names the option and exits 2 (it used to leave the Pushover emulator listening, so the command never exited)', { timeout: 20_000 }, async () => {
+    const [cmd, ...args] = tsRunner(fileURLToPath(new URL('../../src/cli.ts', import.meta.url)));
+    for (const [option, value] of [['--verify-install', 'maybe'], ['--jwt-refresh', 'nah']] as const) {
+      const child = spawn(cmd as string, [...args, 'emulator', option, value], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+      const exited = await new Promise<number | null>((resolve) => {
+        const hung = setTimeout(() => { child.kill('SIGKILL'); resolve(null); }, 8000);
+        child.on('exit', (code) => { clearTimeout(hung); resolve(code); });
+      });
+      assert.equal(exited, 2, `${option} ${value}: ${err}`);
+      assert.match(err, new RegExp(`^emulator: bad ${option} "${value}": expected true or false`));
+    }
+  });
+
   it('--host applies to the Pushover emulator as well as to Sentry', { timeout: 10_000 }, async () => {
     // 127.0.0.2 is loopback on Linux; the Pushover emulator used to listen on 127.0.0.1 whatever --host said.
     const probe = createServer();

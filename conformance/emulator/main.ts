@@ -44,11 +44,11 @@ function hostOption(value: string | undefined): string {
   return value;
 }
 
-function bool(value: string | undefined, fallback: boolean): boolean {
+function bool(name: string, value: string | undefined, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (value === 'true' || value === '1' || value === 'yes') return true;
   if (value === 'false' || value === '0' || value === 'no') return false;
-  throw new Error(`expected true or false, got ${value}`);
+  throw new Error(`bad --${name} ${JSON.stringify(value)}: expected true or false`);
 }
 
 /** Runs the emulator until a signal; returns the exit status. */
@@ -72,6 +72,10 @@ export async function run(args: string[]): Promise<number> {
     const regionPort = portOption('region-port', values['region-port']);
     const pushoverPort = portOption('pushover-port', values['pushover-port']);
     const host = hostOption(values.host);
+    // Every option is checked before anything listens: a throw after the Pushover emulator started
+    // left it listening, so the command printed its usage error and then never exited.
+    const verifyInstall = bool('verify-install', values['verify-install'], true);
+    const jwtRefreshEnabled = bool('jwt-refresh', values['jwt-refresh'], true);
     const regionOrgs = (values['region-orgs'] ?? '').split(',').map((org) => org.trim()).filter(Boolean);
     // One clock for both, so the pages' timeline orders Pushover sends after an "advance 8 h".
     const clock = offsetClock();
@@ -86,9 +90,9 @@ export async function run(args: string[]): Promise<number> {
         ...(values['owner-org'] ? { ownerOrg: values['owner-org'] } : {}),
         ...(values['webhook-url'] ? { webhookUrl: values['webhook-url'] } : {}),
         ...(values['redirect-url'] ? { redirectUrl: values['redirect-url'] } : {}),
-        verifyInstall: bool(values['verify-install'], true),
+        verifyInstall,
         published: values.published ?? false,
-        jwtRefreshEnabled: bool(values['jwt-refresh'], true),
+        jwtRefreshEnabled,
       }],
     }).catch(async (error: unknown) => {
       await pushover.close();
@@ -132,9 +136,11 @@ Ctrl-C stops it.`);
     await Promise.all([sentry.close(), pushover.close()]);
     return 0;
   } catch (error) {
-    // A port in use is not a usage mistake: name it and leave the option list out.
-    const code = (error as { code?: unknown } | undefined)?.code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    // A port in use is not a usage mistake: name it and leave the option list out. By syscall too:
+    // Deno reports an address this machine does not have as listen EINVAL (Node: EADDRNOTAVAIL), and an
+    // unknown --host fails in getaddrinfo.
+    const { code, syscall } = (error ?? {}) as { code?: unknown; syscall?: unknown };
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || syscall === 'listen' || syscall === 'getaddrinfo') {
       console.error(`emulator: cannot listen: ${(error as Error).message} (choose another --port / --region-port / --pushover-port / --host, or leave the port option out for a free one)`);
       return 2;
     }
