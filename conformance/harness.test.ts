@@ -113,6 +113,14 @@ describe('command line', () => {
     assert.throws(() => parseConformanceArgs(['--report', 'html', 'x']), /json or junit/);
     assert.throws(() => parseConformanceArgs(['--nope']), /unknown option/);
   });
+  it('an empty, blank, non-decimal or out-of-range number is a usage error, not 0 or a number nobody typed', () => {
+    for (const [flag, value] of [['--sentry-port', ''], ['--pushover-port', ' '], ['--sentry-port', '0x10'], ['--pushover-port', '1e3'],
+      ['--sentry-port', '70000'], ['--wait-ms', ''], ['--retry-min-ms', '2.5']] as const) {
+      assert.throws(() => parseConformanceArgs([flag, value]), (e: Error) => e.message.startsWith(`${flag} needs `) && e.message.endsWith(JSON.stringify(value)), `${flag} ${JSON.stringify(value)}`);
+    }
+    const a = parseConformanceArgs(['--sentry-port', '0', '--pushover-port=65535', '--wait-ms', '20000']);
+    assert.deepEqual([a.sentryPort, a.pushoverPort, a.waitMs], [0, 65535, 20000]);
+  });
   it('prints the environment a --target implementation must be started with', () => {
     const text = remoteEnvText(parseConformanceArgs(['--target', 'http://127.0.0.1:8080', '--sentry-port', '9001', '--pushover-port', '9002']));
     assert.match(text, /^PORT=8080$/m);

@@ -81,9 +81,12 @@ export function parseConformanceArgs(argv: string[]): ConformanceArgs {
     if (v === undefined) throw new UsageError(`${name} needs a value`);
     return v;
   };
-  const num = (name: string): number => {
-    const v = Number(take(name));
-    if (!Number.isInteger(v) || v < 0) throw new UsageError(`${name} needs a non-negative integer`);
+  // Digits only: Number('') and Number(' ') are 0, so `--sentry-port ''` (an unset shell variable) silently
+  // meant port 0, and '0x10' or '1e3' a number nobody typed.
+  const num = (name: string, max = Number.MAX_SAFE_INTEGER): number => {
+    const raw = take(name);
+    const v = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!(v <= max)) throw new UsageError(`${name} needs ${max === 65535 ? 'a port 0 to 65535' : 'a non-negative integer'}, got ${JSON.stringify(raw)}`);
     return v;
   };
   while (args.length) {
@@ -99,8 +102,8 @@ export function parseConformanceArgs(argv: string[]): ConformanceArgs {
         out.runtime = r;
         break;
       }
-      case '--sentry-port': out.sentryPort = num(flag); break;
-      case '--pushover-port': out.pushoverPort = num(flag); break;
+      case '--sentry-port': out.sentryPort = num(flag, 65535); break;
+      case '--pushover-port': out.pushoverPort = num(flag, 65535); break;
       case '--client-id': out.clientId = take(flag); break;
       case '--client-secret': out.clientSecret = take(flag); break;
       case '--setup-path': out.setupPath = take(flag); break;
