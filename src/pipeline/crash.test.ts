@@ -41,7 +41,7 @@ interface Child { proc: ChildProcess; exited: Promise<void>; ready: Promise<void
 function serve(env: Record<string, string>, envFile: string, lines: string[]): Child {
   const [cmd, ...args] = tsRunner(CLI);
   const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1' };
-  const proc = spawn(cmd!, [...args, 'serve', '--env-file', envFile], { env: { ...base, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd!, [...args, 'serve', '--dotenv', envFile], { env: { ...base, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));

@@ -36,7 +36,7 @@ export interface ServeChild {
 export function startServe(env: Record<string, string>): ServeChild {
   const [cmd, ...args] = tsRunner(CLI);
   const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1' };
-  const proc = spawn(cmd!, [...args, 'serve', '--env-file', NO_ENV_FILE], { env: { ...base, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd!, [...args, 'serve', '--dotenv', NO_ENV_FILE], { env: { ...base, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));

@@ -7,19 +7,19 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { startSentryEmulator, type SentryEmulator } from '../../conformance/emulator/index.ts';
 import { openFileStore } from '../store/file.ts';
-import { tempDir, tsRunner } from '../testing/runtime.ts';
+import { isDeno, tempDir, tsRunner } from '../testing/runtime.ts';
 
 const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
 const T = { timeout: 60_000 };
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-function serve(env: Record<string, string>, envDir: string, envFile = 'empty.env') {
+function serve(env: Record<string, string>, envDir: string, envFile = 'empty.env', fileArgs = ['--dotenv', `${envDir}/${envFile}`]) {
   const [cmd, ...args] = tsRunner(CLI);
   // cwd is the repository (tsx resolves from it); an explicit empty env file keeps ./.env out.
   // Only what the test sets: no stray SENTRY_* from the parent environment.
   const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1' };
-  const proc = spawn(cmd!, [...args, 'serve', '--env-file', `${envDir}/${envFile}`], { env: { ...base, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd!, [...args, 'serve', ...fileArgs], { env: { ...base, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (d) => { stdout += d; });
@@ -61,6 +61,23 @@ describe('serve command', () => {
     assert.match(run.err(), /PUBLIC_URL must be an absolute http\(s\) URL .*scheme ftp:/);
     assert.ok(!run.err().includes(secret) && !run.out().includes(secret));
     // (No environment at all is the sandbox, not an error: src/sandbox/start.test.ts covers it.)
+  });
+
+  it('--dotenv with a missing file or no path exits 2 saying so (Node itself intercepts --env-file, not --dotenv)', T, async () => {
+    const missing = serve({}, dir.path, 'no-such.env');
+    assert.equal(await missing.exited, 2, missing.err());
+    assert.match(missing.err(), /no-such\.env/);
+    const bare = serve({}, dir.path, '', ['--dotenv']);
+    assert.equal(await bare.exited, 2);
+    assert.match(bare.err(), /--dotenv needs the path of a \.env file/);
+    // The --env-file alias: Node exits 9 on it before serve runs (nodejs/node#54232); Deno lets serve answer.
+    const alias = serve({}, dir.path, '', ['--env-file=']);
+    if (isDeno) {
+      assert.equal(await alias.exited, 2);
+      assert.match(alias.err(), /--env-file needs the path/);
+    } else {
+      assert.equal(await alias.exited, 9);
+    }
   });
 
   it('the env file reaches every variable: a bad LOG_LEVEL or NOTIFY_CONCURRENCY there exits 2 naming it', T, async () => {

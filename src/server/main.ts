@@ -20,9 +20,13 @@ import type { Pipeline } from '../pipeline/pipeline.ts';
 import { startMode, startupBanner, type Mode } from '../sandbox/index.ts';
 import { createServer, type ServerDeps } from './app.ts';
 
-const USAGE = `usage: serve [--env-file <path>]
-Runs the integration server. Configuration comes from the environment and an optional .env file;
-see docs/server.md for the variables.`;
+const USAGE = `usage: serve [--dotenv <path>]
+Runs the integration server. Configuration comes from the environment and ./.env (or the file
+--dotenv names, which must exist); see docs/server.md for the variables. --env-file is an alias,
+but Node.js itself also reads --env-file anywhere on its command line and exits 9 on a missing file.`;
+
+/** The options naming the .env file: --dotenv, and --env-file (which Node.js also intercepts: nodejs/node#54232). */
+const ENV_FILE_OPTIONS = ['--dotenv', '--env-file'];
 
 /** Hooks for embedding (the notification pipeline adds its own; tests add nothing). */
 export type ServeExtras = Pick<ServerDeps, 'onWebhook' | 'onInstallationDeleted' | 'health'>;
@@ -43,11 +47,14 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
       console.log(USAGE);
       return 0;
     }
-    if (arg === '--env-file' && args[i + 1] !== undefined) {
-      envFile = args[++i]!;
-      envFileRequired = true;
-    } else if (arg.startsWith('--env-file=')) {
-      envFile = arg.slice('--env-file='.length);
+    const option = ENV_FILE_OPTIONS.find((o) => arg === o || arg.startsWith(`${o}=`));
+    if (option) {
+      const value = arg === option ? args[++i] : arg.slice(option.length + 1);
+      if (!value) {
+        console.error(`serve: ${option} needs the path of a .env file\n${USAGE}`);
+        return 2;
+      }
+      envFile = value;
       envFileRequired = true;
     } else {
       console.error(`serve: unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
