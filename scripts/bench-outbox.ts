@@ -74,7 +74,7 @@ const median = (mode: string): Result => {
 const [group, single, nofsync] = modes.map(([m]) => median(m)) as [Result, Result, Result];
 for (const r of [group, single, nofsync]) {
   console.log(`${r.mode.padEnd(8)} ${r.jobs.toString().padStart(6)} jobs  ${r.perSec.toFixed(0).padStart(7)} jobs/s  ` +
-    `p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  fsyncs ${r.fsyncs} (${(r.jobs / Math.max(1, r.fsyncs)).toFixed(1)} jobs/fsync)  ` +
+    `p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  fsyncs ${r.fsyncs}${r.fsyncs > 0 ? ` (${(r.jobs / r.fsyncs).toFixed(1)} jobs/fsync)` : ''}  ` +
     `[rounds: ${runs.get(r.mode)!.map((x) => x.perSec.toFixed(0)).join(', ')} jobs/s]`);
 }
 console.log(`ratio group / single (one fsync per job): ${(group.perSec / single.perSec).toFixed(2)}x`);

@@ -94,7 +94,7 @@ async function replayThroughServer(dir: string, parsed: Parsed, io: CliIo): Prom
   }
   const n = answer.replayed;
   if (parsed.json) io.out(JSON.stringify({ replayed: n, by: 'server' }));
-  else io.out(`the running server replayed ${n} dead letter${n === 1 ? '' : 's'}; they run now`);
+  else io.out(`the running server replayed ${n} dead letter${n === 1 ? '' : 's'}; ${n === 1 ? 'it runs' : 'they run'} now`);
   return 0;
 }
 
@@ -140,7 +140,7 @@ export async function deadLettersCommand(args: string[], io: CliIo): Promise<num
   try {
     const n = await outbox.replay(parsed.target!);
     if (parsed.json) io.out(JSON.stringify({ replayed: n }));
-    else io.out(`replayed ${n} dead letter${n === 1 ? '' : 's'}; they run when the server next starts`);
+    else io.out(`replayed ${n} dead letter${n === 1 ? '' : 's'}; ${n === 1 ? 'it runs' : 'they run'} when the server next starts`);
     return 0;
   } catch (err) {
     io.err(`dead-letters: ${(err as Error).message}`);
