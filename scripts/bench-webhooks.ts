@@ -16,12 +16,10 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { spawnBenchServer, startBareServer, type BenchServer, type BenchServerStats } from '../src/pipeline/bench-server.ts';
+import { spawnBenchServer, type BenchServer, type BenchServerStats } from '../src/pipeline/bench-server.ts';
 import { closedLoop, type LoadResult } from '../src/pipeline/load.ts';
 import { issueData, signedWebhook, type SignedDelivery } from '../src/pipeline/testing.ts';
 import { tempDir } from '../src/testing/runtime.ts';
-
-export { startBareServer };
 
 function flag(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
