@@ -47,7 +47,7 @@ export interface Config {
   /** Refresh this long before `expiresAt` (default 5 minutes). */
   tokenRefreshSkewMs: number;
   /** LOG_LEVEL: the lowest level logged (default `info`); `serve` builds its logger with it. */
-  logLevel?: LogLevel;
+  logLevel: LogLevel;
   pushover: {
     url: string;
     token?: string;

@@ -88,7 +88,7 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
     throw error;
   }
   config = mode.config;
-  const logger: Logger = createLogger({ level: config.logLevel ?? 'info' });
+  const logger: Logger = createLogger({ level: config.logLevel });
 
   let store;
   try {
