@@ -3,11 +3,11 @@
  * open the file store in DATA_DIR, listen, print a ready line, and shut down gracefully on SIGTERM
  * or SIGINT (exit 0). Resolves only after shutdown.
  *
- *   serve [--env-file <path>]     default env file: ./.env (optional)
+ *   serve [--dotenv <path>]     default env file: ./.env (optional); --env-file is an alias
  *
  * @example
- * // node --import tsx src/cli.ts serve --env-file .env.production
- * const status = await run(['--env-file', '.env']);
+ * // node --import tsx src/cli.ts serve --dotenv .env.production
+ * const status = await run(['--dotenv', '.env']);
  */
 import { resolve } from 'node:path';
 import { applyEnvFile, ConfigError, loadConfig, publicUrls, readEnvFile, type Config } from '../config.ts';
