@@ -46,6 +46,9 @@ function ipv6Groups(host: string): number[] | undefined {
   return groups;
 }
 
+/** Two 16-bit IPv6 groups as a dotted IPv4 address. */
+const dotted = (hi: number, lo: number): string => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+
 /** Why an IPv6 literal (without brackets) is not public. @example privateIpv6Reason('fe80::1') // 'link-local (fe80::/10)' */
 export function privateIpv6Reason(host: string): string | undefined {
   const g = ipv6Groups(host);
@@ -53,8 +56,7 @@ export function privateIpv6Reason(host: string): string | undefined {
   if (g.every((v) => v === 0)) return 'the unspecified address (::)';
   if (g.slice(0, 7).every((v) => v === 0) && g[7] === 1) return 'loopback (::1)';
   if (g.slice(0, 5).every((v) => v === 0) && g[5] === 0xffff) {
-    const v4 = `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
-    const reason = privateIpv4Reason(v4);
+    const reason = privateIpv4Reason(dotted(g[6]!, g[7]!));
     return reason ? `an IPv4-mapped ${reason} address` : undefined;
   }
   if ((g[0]! & 0xfe00) === 0xfc00) return 'unique local (fc00::/7)';
@@ -63,8 +65,6 @@ export function privateIpv6Reason(host: string): string | undefined {
   if (g[0] === 0x2001 && g[1] === 0x0db8) return 'documentation (2001:db8::/32)';
   return undefined;
 }
-
-const dotted = (hi: number, lo: number): string => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 
 /**
  * A non-public IPv4 address carried inside an IPv6 literal by a translation scheme (NAT64 64:ff9b::/96,
