@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { systemClock, type Clock } from '../clock.ts';
 import { decodeRecordFile, encodeRecordFile } from './codec.ts';
 import { StoreClosedError, StoreCorruptError, StoreDirError, StoreFileError, StoreKeyError, StoreListError } from './errors.ts';
-import { canonicalInstallationId, isInstallationId } from './ids.ts';
+import { canonicalInstallationId } from './ids.ts';
 import { pidAlive } from '../pid.ts';
 import { acquireFileLock } from './lock.ts';
 import { KeyedMutex } from './mutex.ts';
@@ -151,7 +151,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
     },
     async list() {
       live();
-      const ids = (await readdir(dir)).flatMap((name) => RECORD.exec(name)?.[1] ?? []);
+      const ids = await recordIds(dir);
       const found: Array<InstallationRecord | undefined> = new Array(ids.length);
       const failed: Array<StoreFileError | undefined> = new Array(ids.length);
       // Several reads in flight: each readFile is four thread-pool round trips (open, stat, read, close),
@@ -217,13 +217,18 @@ async function warnIfEncrypted(
   read: (id: string) => Promise<unknown>,
   warn: (m: string) => void,
 ): Promise<void> {
-  const id = (await readdir(dir)).map((name) => RECORD.exec(name)?.[1]).find((found) => found !== undefined && isInstallationId(found));
+  const [id] = await recordIds(dir);
   if (!id) return;
   try {
     await read(id);
   } catch (error) {
     if (error instanceof StoreKeyError) warn(`${error.message}; set TOKEN_STORE_KEY to read the installations stored here`);
   }
+}
+
+/** The installation ids of the record files in `dir` (RECORD only matches canonical UUIDs). */
+async function recordIds(dir: string): Promise<string[]> {
+  return (await readdir(dir)).flatMap((name) => RECORD.exec(name)?.[1] ?? []);
 }
 
 async function prepareDir(dir: string, warn: (m: string) => void): Promise<void> {
@@ -280,9 +285,7 @@ async function encryptClearRecords(
   warn: (m: string) => void,
 ): Promise<void> {
   let migrated = 0;
-  for (const name of await readdir(dir)) {
-    const id = RECORD.exec(name)?.[1];
-    if (!id || !isInstallationId(id)) continue;
+  for (const id of await recordIds(dir)) {
     let found;
     try {
       found = await read(id);
