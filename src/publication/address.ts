@@ -69,7 +69,8 @@ export function privateIpv6Reason(host: string): string | undefined {
 /**
  * A non-public IPv4 address carried inside an IPv6 literal by a translation scheme (NAT64 64:ff9b::/96,
  * 6to4 2002::/16, IPv4-translated ::ffff:0:0/96): a gateway would turn it into that IPv4 address. Whether
- * Sentry's outbound blocklist (`SENTRY_DISALLOWED_IPS`) refuses these is UNCONFIRMED, so they are warnings. @example embeddedIpv4Reason('64:ff9b::a00:1') // 'NAT64 (64:ff9b::/96) for private (10.0.0.0/8)'
+ * Sentry's outbound blocklist (`SENTRY_DISALLOWED_IPS`) refuses these is UNCONFIRMED, so they are warnings.
+ * @example embeddedIpv4Reason('64:ff9b::a00:1') // 'NAT64 (64:ff9b::/96) for 10.0.0.1, private (10.0.0.0/8)'
  */
 export function embeddedIpv4Reason(host: string): string | undefined {
   const g = ipv6Groups(host);
