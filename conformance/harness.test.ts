@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { allCases } from './cases/index.ts';
 import {
-  AREAS, countVerdicts, exitCodeFor, inRunOrder, parseBaseline, runCase, SecretBook, selectCases, verdictFor, type CaseResult,
-  type SessionParts, type SuiteResult,
+  AREAS, countVerdicts, exitCodeFor, inRunOrder, parseBaseline, rememberSentrySecrets, runCase, SecretBook, selectCases, verdictFor,
+  type CaseResult, type SessionParts, type SuiteResult,
 } from './harness.ts';
+import type { SentryEmulator } from './emulator/types.ts';
 import { parseConformanceArgs, remoteEnvText, run } from './main.ts';
 import { junitReport } from './report/junit.ts';
 import { jsonReport } from './report/json.ts';
@@ -95,6 +96,23 @@ describe('selection, baselines and verdicts', () => {
     const book = new SecretBook();
     book.add('access token', 'ec48bf98637d44c294ead7566513686237e74ab6');
     assert.equal(book.redact('Bearer ec48bf98637d44c294ead7566513686237e74ab6!'), 'Bearer [access token …4ab6]!');
+  });
+  it('remembers every credential on the Sentry emulator, webhook signatures and delivered grant codes included', () => {
+    const book = new SecretBook();
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl';
+    const sentry = {
+      requests: () => [
+        { endpoint: 'token.refresh', headers: {}, body: '{"grant_type":"refresh_token","refresh_token":"r-sent-0123456789"}', responseBody: '{"token":"t-issued-0123456789","refreshToken":"r-issued-0123456789"}' },
+        { endpoint: 'token.jwt', headers: { authorization: `Bearer ${jwt}` }, body: '{"grant_type":"urn:ietf:params:oauth:grant-type:jwt-bearer"}', responseBody: 'not json' },
+        { endpoint: 'issue', headers: { authorization: 'Bearer t-notatoken-0123456789' }, body: '', responseBody: '{"token":"t-notatoken-0123456789"}' },
+      ],
+      deliveries: () => [{ signature: 'f'.repeat(64), body: '{"action":"created","data":{"installation":{"code":"0123456789abcdef"}}}' }],
+    } as unknown as SentryEmulator;
+    rememberSentrySecrets(sentry, book);
+    assert.deepEqual(new Map(book.entries()), new Map([
+      ['t-issued-0123456789', 'access token'], ['r-issued-0123456789', 'refresh token'], ['r-sent-0123456789', 'refresh token'],
+      [jwt, 'JWT'], ['f'.repeat(64), 'webhook signature'], ['0123456789abcdef', 'grant code'],
+    ]));
   });
 });
 

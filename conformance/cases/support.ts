@@ -301,7 +301,7 @@ export function issuedTokens(ctx: CaseContext, installationId: string): Array<{ 
   return out;
 }
 
-/** Adds every token, refresh token and code seen on the emulator to the secret book. */
+/** Adds every credential seen on the Sentry emulator to the secret book ({@link rememberSentrySecrets}). */
 export function rememberTokens(ctx: CaseContext): void {
   rememberSentrySecrets(ctx.sentry, ctx.secrets);
 }
