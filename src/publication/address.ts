@@ -7,7 +7,7 @@
 export function privateIpv4Reason(host: string): string | undefined {
   const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(host);
   if (!m) return undefined;
-  const [a, b] = [Number(m[1]), Number(m[2])];
+  const [a, b, c] = [Number(m[1]), Number(m[2]), Number(m[3])];
   if (a === 0) return 'the unspecified/"this network" range (0.0.0.0/8)';
   if (a === 10) return 'private (10.0.0.0/8)';
   if (a === 127) return 'loopback (127.0.0.0/8)';
@@ -15,10 +15,9 @@ export function privateIpv4Reason(host: string): string | undefined {
   if (a === 172 && b >= 16 && b <= 31) return 'private (172.16.0.0/12)';
   if (a === 192 && b === 168) return 'private (192.168.0.0/16)';
   if (a === 100 && b >= 64 && b <= 127) return 'carrier-grade NAT (100.64.0.0/10)';
-  if (a === 192 && b === 0 && Number(m[3]) === 0) return 'IETF protocol assignments (192.0.0.0/24)';
+  if (a === 192 && b === 0 && c === 0) return 'IETF protocol assignments (192.0.0.0/24)';
   if (a === 198 && (b === 18 || b === 19)) return 'benchmarking (198.18.0.0/15)';
   // Documentation ranges (RFC 5737) are never routed, like IPv6's 2001:db8::/32 below.
-  const c = Number(m[3]);
   if (a === 192 && b === 0 && c === 2) return 'documentation (192.0.2.0/24)';
   if (a === 198 && b === 51 && c === 100) return 'documentation (198.51.100.0/24)';
   if (a === 203 && b === 0 && c === 113) return 'documentation (203.0.113.0/24)';
