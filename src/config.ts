@@ -8,7 +8,7 @@
  * console.log(config.mode); // 'production' when SENTRY_CLIENT_SECRET is set, else 'sandbox'
  */
 import { readFileSync } from 'node:fs';
-import type { LogLevel } from './log.ts';
+import { LOG_LEVELS, type LogLevel } from './log.ts';
 import { parseStoreKey } from './store/key.ts';
 
 /** The validated configuration of the integration server. */
@@ -142,8 +142,6 @@ export interface LoadConfigOptions {
 const BOOL_TRUE = new Set(['1', 'true', 'yes', 'on']);
 const BOOL_FALSE = new Set(['0', 'false', 'no', 'off']);
 const PATH_RE = /^\/[A-Za-z0-9._~\-/]*$/;
-
-const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /** LOG_LEVEL checked (any case); a problem names the variable and the accepted values. */
 function logLevel(value: string | undefined, problems: string[]): LogLevel {

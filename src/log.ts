@@ -29,6 +29,14 @@ export interface Logger {
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/**
+ * The level names, lowest first (for validating a configured level).
+ *
+ * @example
+ * LOG_LEVELS.includes('warn'); // true
+ */
+export const LOG_LEVELS = Object.keys(LEVELS) as readonly LogLevel[];
+
 /** Field names whose values are always secrets (compared case-insensitively, ignoring `_` and `-`). */
 const SECRET_KEY = /^(?:.*(?:token|secret|signature|password|authorization|apikey|cookie|privatekey|jwt)|code|grantcode|key|tokenstorekey|user|pushoveruser|state)$/;
 
