@@ -183,27 +183,29 @@ export class SecretBook {
  * rememberSentrySecrets(session.sentry, session.secrets); session.secrets.redact(text);
  */
 export function rememberSentrySecrets(sentry: SentryEmulator, secrets: SecretBook): void {
-  const json = (text: string): Record<string, unknown> | undefined => {
-    try {
-      const value: unknown = JSON.parse(text);
-      return value && typeof value === 'object' ? value as Record<string, unknown> : undefined;
-    } catch { return undefined; }
-  };
-  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  // SecretBook.add ignores anything that is not a string, so the JSON is not checked field by field.
   for (const r of sentry.requests()) {
     if (!r.endpoint.startsWith('token')) continue;
-    const answer = json(r.responseBody);
-    secrets.add('access token', str(answer?.token));
-    secrets.add('refresh token', str(answer?.refreshToken));
-    const sent = json(r.body);
-    secrets.add('grant code', str(sent?.code));
-    secrets.add('refresh token', str(sent?.refresh_token));
+    const answer = parseJson(r.responseBody) as { token?: string; refreshToken?: string } | undefined;
+    secrets.add('access token', answer?.token);
+    secrets.add('refresh token', answer?.refreshToken);
+    const sent = parseJson(r.body) as { code?: string; refresh_token?: string } | undefined;
+    secrets.add('grant code', sent?.code);
+    secrets.add('refresh token', sent?.refresh_token);
     secrets.add('JWT', /^bearer\s+(\S+)$/i.exec(r.headers.authorization ?? r.headers.Authorization ?? '')?.[1]);
   }
   for (const d of sentry.deliveries()) {
     secrets.add('webhook signature', d.signature);
     secrets.add('grant code', /"code":"([0-9a-f]+)"/.exec(d.body)?.[1]);
   }
+}
+
+/**
+ * JSON.parse that returns undefined instead of throwing.
+ * @example parseJson('{"a":1}') // { a: 1 }; parseJson('nope') // undefined
+ */
+export function parseJson(text: string): unknown {
+  try { return JSON.parse(text); } catch { return undefined; }
 }
 
 /** The HTTP client to the implementation; every exchange is recorded as evidence. */

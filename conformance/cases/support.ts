@@ -14,7 +14,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { sign } from '../../src/sentry/signature.ts';
 import { sentryJson } from '../../src/sentry/json.ts';
-import { rememberSentrySecrets, type Answer, type CaseContext, type ConformanceCase, type PushoverAttempt } from '../harness.ts';
+import { parseJson, rememberSentrySecrets, type Answer, type CaseContext, type ConformanceCase, type PushoverAttempt } from '../harness.ts';
 import type { DeliveryRecord, RecordedRequest } from '../emulator/types.ts';
 
 /** Public doc URLs the clauses cite. */
@@ -480,10 +480,8 @@ export function uuid(): string {
   return crypto.randomUUID();
 }
 
-/** JSON.parse that returns undefined instead of throwing. */
-export function parseJson(text: string): unknown {
-  try { return JSON.parse(text); } catch { return undefined; }
-}
+/** JSON.parse that returns undefined instead of throwing (the harness's, for the cases). */
+export { parseJson };
 
 // ---------------------------------------------------------------------------------------------
 // Checks
