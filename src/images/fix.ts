@@ -145,16 +145,14 @@ export function blackenIcon(img: Rgba8): { image: Rgba8; rule: string } {
     before += a;
     after += alpha;
   }
-  if (!lightArt && hasTransparency && after < before * 0.25) {
+  const keepAlpha = (why: string): { image: Rgba8; rule: string } => {
     for (let i = 3; i < data.length; i += 4) out[i] = data[i]!;
-    return { image: { width, height, data: out }, rule: 'alpha kept from the original (light artwork on a transparent background), colour set to black' };
-  }
+    return { image: { width, height, data: out }, rule: `alpha kept from the original (${why}), colour set to black` };
+  };
+  if (!lightArt && hasTransparency && after < before * 0.25) return keepAlpha('light artwork on a transparent background');
   // A flat image (e.g. an all-black RGB square) has no luminance contrast: either rule would erase every
   // visible pixel and write a blank icon that "passes". Keep what was visible instead.
-  if (before > 0 && after < before * 0.01) {
-    for (let i = 3; i < data.length; i += 4) out[i] = data[i]!;
-    return { image: { width, height, data: out }, rule: 'alpha kept from the original (one flat colour: the luminance rules would erase it), colour set to black' };
-  }
+  if (before > 0 && after < before * 0.01) return keepAlpha('one flat colour: the luminance rules would erase it');
   return {
     image: { width, height, data: out },
     rule: lightArt
