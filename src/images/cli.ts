@@ -83,7 +83,7 @@ export function fixOutputs(targets: ReadonlyArray<{ path: string; kind: ImageKin
   const plain = targets.map((t) => fixedPath(t.path));
   const outs = targets.map((t, i) => {
     const shared = plain.some((o, j) => j !== i && resolve(o) === resolve(plain[i]!));
-    return shared ? fixedPath(t.path).replace(/\.fixed\.png$/, `.${t.kind}.fixed.png`) : plain[i]!;
+    return shared ? plain[i]!.replace(/\.fixed\.png$/, `.${t.kind}.fixed.png`) : plain[i]!;
   });
   for (const out of outs) {
     const input = targets.find((t) => resolve(t.path) === resolve(out));
@@ -126,15 +126,15 @@ export async function run(args: string[]): Promise<number> {
     console.error(`check-images: give --logo FILE and/or --icon FILE\n${USAGE}`);
     return 2;
   }
-  const outputs = fixOutputs(targets);
-  if (values.fix && !Array.isArray(outputs)) {
+  const outputs = values.fix ? fixOutputs(targets) : [];
+  if (!Array.isArray(outputs)) {
     console.error(`check-images: ${outputs.error}`);
     return 2;
   }
-  const inputs: Array<{ path: string; kind: ImageKind; bytes: Uint8Array; out: string }> = [];
-  for (const [i, t] of targets.entries()) {
+  const inputs: Array<{ path: string; kind: ImageKind; bytes: Uint8Array }> = [];
+  for (const t of targets) {
     try {
-      inputs.push({ ...t, bytes: await readFile(t.path), out: Array.isArray(outputs) ? outputs[i]! : fixedPath(t.path) });
+      inputs.push({ ...t, bytes: await readFile(t.path) });
     } catch (error) {
       console.error(`check-images: cannot read ${t.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
       return 2;
@@ -144,7 +144,7 @@ export async function run(args: string[]): Promise<number> {
   const fixes: FixOutcome[] = [];
   const notes: string[] = [];
   let failed = false;
-  for (const input of inputs) {
+  for (const [i, input] of inputs.entries()) {
     const verdict = toVerdict(input.path, checkImage(input.bytes, input.kind));
     files.push(verdict);
     if (!verdict.ok) failed = true;
@@ -155,7 +155,7 @@ export async function run(args: string[]): Promise<number> {
       notes.push(`  fix     ${input.path}: ${result.reason}`);
       continue;
     }
-    const out = input.out;
+    const out = outputs[i]!;
     try {
       await writeFile(out, result.png);
     } catch (error) {
