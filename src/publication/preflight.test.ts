@@ -92,6 +92,8 @@ describe('preflight details', () => {
     assert.deepEqual(await check({ author: 42 }), ['field-type author: author must be a string, not a number (42)']);
     assert.deepEqual(await check({ overview: ['x'] }), ['field-type overview: overview must be a string, not an array']);
     assert.deepEqual(await check({ isAlertable: 'no' }), ['field-type isAlertable: isAlertable must be a boolean (true or false), not a string ("no")']);
+    // A non-string image path is the type finding alone: not also logo-missing or a read of the file "5".
+    assert.deepEqual(await check({ logo: 5 }), ['field-type logo: logo must be a string, not a number (5)']);
     // "true" is read as true by Sentry's BooleanField: still a type finding, and the redirect is still required.
     const { redirectUrl: _omit, ...noRedirect } = base;
     const findings = await checkAppConfig({ ...noRedirect, verifyInstall: 'true' }, join(APPS, 'x.json')).then((r) => r.findings);
