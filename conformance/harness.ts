@@ -496,7 +496,8 @@ export async function runCase(session: SessionParts, c: ConformanceCase, profile
         timer = setTimeout(() => reject(new CaseFailure(`case did not finish within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
-    exitedDuring(session, outputBefore);
+    const crash = exitedDuring(session, outputBefore);
+    if (crash) throw crash;
     return finish('pass');
   } catch (caught) {
     let error = caught;
@@ -505,7 +506,7 @@ export async function runCase(session: SessionParts, c: ConformanceCase, profile
     rememberSentrySecrets(session.sentry, session.secrets);
     // A refused or cut connection may be a process that is dying: give its exit a moment to be seen.
     if (error instanceof NoAnswerError) await exitSettled(session.target);
-    try { exitedDuring(session, outputBefore); } catch (exit) { error = exit; }
+    error = exitedDuring(session, outputBefore) ?? error;
     const failure = error instanceof CaseFailure ? error : undefined;
     const message = failure ? failure.message
       : error instanceof NoAnswerError ? `no answer from the implementation: ${error.message}`
@@ -526,14 +527,15 @@ export async function runCase(session: SessionParts, c: ConformanceCase, profile
 }
 
 /**
- * Throws a CaseFailure when the implementation stopped on its own during a case (a crash is a failure
- * whatever else the case saw), with its output since the case began (secrets redacted).
+ * The CaseFailure for an implementation that stopped on its own during a case (a crash is a failure
+ * whatever else the case saw), with its output since the case began; undefined while it runs. The
+ * result's redaction (in runCase) hides the secrets in that output.
  */
-function exitedDuring(session: SessionParts, outputBefore: number): void {
+function exitedDuring(session: SessionParts, outputBefore: number): CaseFailure | undefined {
   const why = session.target.exited();
-  if (!why) return;
-  const printed = session.secrets.redact(tail(session.target.output().slice(outputBefore), 20));
-  throw new CaseFailure(`the implementation stopped during this case: ${why}; it is started again for the next case`, {
+  if (!why) return undefined;
+  const printed = tail(session.target.output().slice(outputBefore), 20);
+  return new CaseFailure(`the implementation stopped during this case: ${why}; it is started again for the next case`, {
     expected: 'a process that keeps serving', actual: `its last output:\n${printed}`,
   });
 }

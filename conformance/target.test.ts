@@ -38,7 +38,7 @@ describe('waitForHttp says what it saw', { timeout: 20_000 }, () => {
 const FLAKY = `
 import { createServer } from 'node:http';
 createServer((req, res) => {
-  if (req.method === 'POST' && req.url === '/crash') { console.log('fatal: crashing on purpose'); process.exit(3); }
+  if (req.method === 'POST' && req.url === '/crash') { console.log('fatal: crashing on purpose with', process.env.SENTRY_CLIENT_SECRET); process.exit(3); }
   if (req.method === 'POST' && req.url?.startsWith('/cut')) { req.socket.destroy(); return; }
   res.end('ok');
 }).listen(Number(process.env.PORT), '127.0.0.1');
@@ -67,6 +67,8 @@ describe('an implementation that crashes or cuts connections', { timeout: 60_000
     assert.equal(crash.verdict, 'fail');
     assert.match(crash.message ?? '', /stopped during this case: process exited \(code 3\)/);
     assert.match(crash.actual ?? '', /fatal: crashing on purpose/);
+    // The output is shown with the secrets it printed redacted.
+    assert.match(crash.actual ?? '', /with \[client secret …[0-9a-f]{4}\]/);
     assert.ok(crash.durationMs < 5000, `gave up at once, not after the wait (${crash.durationMs} ms)`);
     const next = await runCase(session!, probe('CRA-002', async (ctx) => { await ctx.http.send('GET', '/'); }));
     assert.equal(next.verdict, 'pass', next.message);
