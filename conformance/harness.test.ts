@@ -1,7 +1,8 @@
 /** Unit tests of the harness pieces: selection, baselines, verdicts, arguments, reports, docs. */
 import { afterEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { allCases } from './cases/index.ts';
 import {
   AREAS, countVerdicts, exitCodeFor, inRunOrder, parseBaseline, rememberSentrySecrets, runCase, SecretBook, selectCases, verdictFor,
@@ -11,8 +12,9 @@ import type { SentryEmulator } from './emulator/types.ts';
 import { parseConformanceArgs, remoteEnvText, run } from './main.ts';
 import { junitReport } from './report/junit.ts';
 import { jsonReport } from './report/json.ts';
-import { summary } from './report/console.ts';
+import { failureDetails, summary } from './report/console.ts';
 import { catalogue, DOC_PATH, withCatalogue } from '../scripts/gen-conformance-docs.ts';
+import { tempDir } from '../src/testing/runtime.ts';
 
 function result(id: string, verdict: CaseResult['verdict'], extra: Partial<CaseResult> = {}): CaseResult {
   return {
@@ -200,6 +202,20 @@ describe('usage errors are found before the run (exit 2, one line, no stack trac
     assert.equal(status, 2);
     assert.match(errors, /cannot read --expected-failures \/nonexistent\/baseline\.txt/);
   });
+  it('an --expected-failures file naming unknown case ids is read, with a warning naming them', async () => {
+    const dir = await tempDir('sik-baseline-');
+    try {
+      const file = join(dir.path, 'baseline.txt');
+      await writeFile(file, 'SIG-001\nNOPE-001 # gone\nXYZ-999\n');
+      // The missing report directory stops the run right after the baseline was read.
+      const { status, errors } = await errorsOf(['--only', 'IMG-001', '--expected-failures', file, '--report', 'json', '/nonexistent-dir/out.json']);
+      assert.equal(status, 2);
+      assert.match(errors, /^conformance: warning: --expected-failures lists unknown case ids: NOPE-001, XYZ-999$/m);
+      assert.doesNotMatch(errors, /SIG-001/);
+    } finally {
+      await dir.remove();
+    }
+  });
   it('a report whose directory does not exist', async () => {
     const { status, errors } = await errorsOf(['--only', 'IMG-001', '--report', 'json', '/nonexistent-dir/out.json']);
     assert.equal(status, 2);
@@ -225,6 +241,13 @@ describe('reports', () => {
     assert.match(xml, /<failure message="got 200 &lt;ok&gt;" type="MUST">/);
     assert.ok(!/<ok>/.test(xml));
     assert.match(xml, /title &lt;SIG-001&gt; &amp; &quot;q&quot;/);
+  });
+  it('the failure block keeps a multi-line expected/actual (a crashed process\'s output) under its label', () => {
+    const failed = result('ROB-001', 'fail', { message: 'stopped', expected: 'one\ntwo', actual: 'its last output:\nline 1\nline 2' });
+    const pad = ' '.repeat(17);
+    assert.equal(failureDetails(failed).split('\n').slice(3).join('\n'), [
+      '    expected:    one', `${pad}two`, '    actual:      its last output:', `${pad}line 1`, `${pad}line 2`,
+    ].join('\n'));
   });
   it('JSON report round-trips and the summary states the verdict', () => {
     const parsed = JSON.parse(jsonReport(suite, { target: 't' })) as { results: unknown[]; exitCode: number };
