@@ -22,7 +22,7 @@
  * in full — a 1 MiB body of deflated zeros would otherwise inflate to about 1 GB.
  */
 import zlib from 'node:zlib';
-import { expectedInflatedSize, MAX_DECODE_PIXELS, MAX_EXCESS_INFLATED_BYTES } from '../../src/images/check.ts';
+import { inflateImageData, type InflateFailure } from '../../src/images/check.ts';
 import type { EmulatorApp } from './types.ts';
 
 /** What the emulator remembers per app about avatars and publication. */
@@ -111,6 +111,12 @@ function openImage(data: Buffer): Opened {
   return { format: 'PNG', ihdr, idat: Buffer.concat(idat) };
 }
 
+const INFLATE_FAILURES: Record<InflateFailure, string> = {
+  'too-many-pixels': 'image is too large to decode',
+  bomb: 'decompression bomb',
+  corrupt: 'image data is corrupt',
+};
+
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 const PASSES = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
 
@@ -126,14 +132,9 @@ function passSizes(h: Ihdr): Array<[number, number]> {
  * data is not a complete, well-filtered image.
  */
 function scanlines(h: Ihdr, idat: Buffer, row: (line: Uint8Array) => void): string | undefined {
-  if (h.width * h.height > MAX_DECODE_PIXELS) return 'image is too large to decode';
-  const needed = expectedInflatedSize({ width: h.width, height: h.height, bitDepth: h.depth, colorType: h.colorType, interlace: h.interlaced });
-  let raw: Buffer;
-  try {
-    raw = zlib.inflateSync(idat, { maxOutputLength: needed + MAX_EXCESS_INFLATED_BYTES });
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? 'decompression bomb' : 'image data is corrupt';
-  }
+  const inflated = inflateImageData(idat, { width: h.width, height: h.height, bitDepth: h.depth, colorType: h.colorType, interlace: h.interlaced });
+  if ('failure' in inflated) return INFLATE_FAILURES[inflated.failure];
+  const raw = inflated.inflated;
   const bitsPerPixel = CHANNELS[h.colorType]! * h.depth;
   const bpp = Math.max(1, bitsPerPixel >> 3);
   let pos = 0;

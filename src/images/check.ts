@@ -75,25 +75,50 @@ export function expectedInflatedSize(h: PngHeader): number {
   return ADAM7.reduce((sum, [x0, y0, dx, dy]) => sum + size(Math.ceil((h.width - x0) / dx), Math.ceil((h.height - y0) / dy)), 0);
 }
 
+/** Why {@link inflateImageData} would not (or could not) inflate. */
+export type InflateFailure = 'too-many-pixels' | 'bomb' | 'corrupt';
+
+/**
+ * Inflates a PNG's concatenated IDAT within the decompression-bomb limits: nothing above
+ * {@link MAX_DECODE_PIXELS}, and never more than {@link MAX_EXCESS_INFLATED_BYTES} past the `expected`
+ * bytes the header implies (more output is refused before it is produced). The preflight's decoder and the
+ * emulator's avatar endpoint share it, so both refuse the same files.
+ *
+ * @example
+ * const r = inflateImageData(idat, header);
+ * if ('failure' in r) return r.failure; // 'too-many-pixels' | 'bomb' | 'corrupt'
+ */
+export function inflateImageData(idat: Buffer, h: PngHeader):
+  | { inflated: Buffer; expected: number }
+  | { failure: InflateFailure; expected: number; detail?: string } {
+  const expected = expectedInflatedSize(h);
+  if (h.width * h.height > MAX_DECODE_PIXELS) return { failure: 'too-many-pixels', expected };
+  try {
+    return { inflated: zlib.inflateSync(idat, { maxOutputLength: expected + MAX_EXCESS_INFLATED_BYTES }), expected };
+  } catch (error) {
+    const bomb = (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+    return { failure: bomb ? 'bomb' : 'corrupt', expected, detail: (error as Error).message };
+  }
+}
+
 /**
  * Decodes with pngjs's pipeline (inflate via node:zlib, see above). 16-bit files keep 16-bit samples so the
  * icon rule can use Sentry's (PIL's) 8-bit view. Throws with a readable message on bad data.
  */
 export function decodePng(structure: PngStructure & { header: PngHeader }): DecodedImage {
   const h = structure.header;
-  if (h.width * h.height > MAX_DECODE_PIXELS) {
-    throw new Error(`${h.width}×${h.height} px is more than ${MAX_DECODE_PIXELS.toLocaleString('en-US')} pixels, too many to decode safely`);
-  }
-  const expected = expectedInflatedSize(h);
-  let inflated: Buffer;
-  try {
-    inflated = zlib.inflateSync(Buffer.concat(structure.idat), { maxOutputLength: expected + MAX_EXCESS_INFLATED_BYTES });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+  const result = inflateImageData(Buffer.concat(structure.idat), h);
+  const { expected } = result;
+  if (!('inflated' in result)) {
+    if (result.failure === 'too-many-pixels') {
+      throw new Error(`${h.width}×${h.height} px is more than ${MAX_DECODE_PIXELS.toLocaleString('en-US')} pixels, too many to decode safely`);
+    }
+    if (result.failure === 'bomb') {
       throw new Error(`the compressed image data inflates to far more than the ${expected.toLocaleString('en-US')} bytes a ${h.width}×${h.height} image needs (a decompression bomb?)`);
     }
-    throw new Error(`the compressed image data is corrupt (${(error as Error).message})`);
+    throw new Error(`the compressed image data is corrupt (${result.detail})`);
   }
+  const { inflated } = result;
   if (inflated.length < expected) throw new Error(`the image data is incomplete (${inflated.length} of ${expected} bytes)`);
   const meta: PngjsMeta = { width: h.width, height: h.height, depth: h.bitDepth, interlace: h.interlace, bpp: SAMPLES_PER_PIXEL[h.colorType]!, colorType: h.colorType };
   if (h.colorType === 3) {
