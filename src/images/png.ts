@@ -98,9 +98,8 @@ export function colorTypeName(colorType: number): string {
     ?? `unknown colour type ${colorType}`;
 }
 
-// CRC-32 lives in one shared module (native zlib.crc32 where the runtime has it, slice-by-8 elsewhere);
-// re-exported here for the encoder, the fixture generator and the tests that import it from png.ts.
-export { crc32, crc32Js } from '../crc32.ts';
+// CRC-32 lives in one shared module; re-exported for the fixture generator and tests that import it from png.ts.
+export { crc32 } from '../crc32.ts';
 
 function hex(n: number): string {
   return `0x${n.toString(16).padStart(8, '0')}`;
