@@ -28,9 +28,11 @@ export function pidAlive(pid: number): boolean {
  * Whether `pid` has exited but not been reaped yet (Linux: state `Z` in /proc/<pid>/stat). A zombie
  * still answers signal 0, so a server killed with SIGKILL whose parent has not waited for it yet (a
  * shell, a container without an init) would otherwise hold its locks until it is reaped. Elsewhere,
- * or when /proc cannot be read, false.
+ * when /proc cannot be read, or when /proc belongs to another pid namespace (see {@link procIsOurs}),
+ * false: a lock is then held until signal 0 fails, never taken from a live holder.
  */
 export function isZombie(pid: number): boolean {
+  if (!procIsOurs()) return false;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     // "pid (comm) S …": comm may hold spaces and parentheses, so the state follows the last ')'.
@@ -38,4 +40,23 @@ export function isZombie(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+let procMatchesPidNamespace: boolean | undefined;
+
+/**
+ * Whether the /proc mounted here numbers processes as this process sees them. A sandbox or container
+ * can mount the host's /proc (or another namespace's) over a process in its own pid namespace; then
+ * /proc/<pid> describes some other process, and reading a stranger's zombie state there could take a
+ * lock from a live holder. Checked once: /proc/self/stat must start with our own pid.
+ */
+export function procIsOurs(): boolean {
+  if (procMatchesPidNamespace === undefined) {
+    try {
+      procMatchesPidNamespace = Number.parseInt(readFileSync('/proc/self/stat', 'latin1'), 10) === process.pid;
+    } catch {
+      procMatchesPidNamespace = false;
+    }
+  }
+  return procMatchesPidNamespace;
 }
