@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { sign } from '../sentry/signature.ts';
 import { startStack, installViaRedirect, type Stack } from './harness.ts';
+import { createStateSigner } from './state.ts';
 
 const T = { timeout: 30_000 };
 let stack: Stack | undefined;
@@ -227,6 +228,17 @@ describe('integration server end to end (emulator + file store)', () => {
     const res = await s.browse(forged.redirectUrl!);
     assert.equal(res.status, 400);
     assert.equal(await s.store.get(forged.installation.uuid), undefined);
+  });
+
+  it('signed state during a secret rotation: a link issued under SENTRY_CLIENT_SECRET_PREVIOUS still installs', T, async () => {
+    const previous = 'a'.repeat(64);
+    const s = await fresh({ env: { SENTRY_CLIENT_SECRET_PREVIOUS: previous } });
+    const issuedBeforeRotation = createStateSigner(previous, s.emulator.clock).issue();
+    const install = await s.emulator.install({ sendWebhook: false, state: issuedBeforeRotation });
+    assert.equal((await s.browse(install.redirectUrl!)).status, 302);
+    assert.equal((await s.store.get(install.installation.uuid))?.status, 'active');
+    const stranger = await s.emulator.install({ sendWebhook: false, state: createStateSigner('b'.repeat(64), s.emulator.clock).issue(), org: 'other' });
+    assert.equal((await s.browse(stranger.redirectUrl!)).status, 400);
   });
 
   it('webhook receiver: signature, size, JSON, method, unknown resources', T, async () => {

@@ -125,7 +125,7 @@ export function createServer(deps: ServerDeps): IntegrationServer {
   const installer = createInstaller({ config, store, api, tokens, clock, logger });
   const secrets = [config.clientSecret ?? '', config.clientSecretPrevious ?? ''].filter(Boolean);
   // Without a secret nothing verifies (fail closed); the signer still needs a key.
-  const states = createStateSigner(config.clientSecret ?? randomBytes(32).toString('hex'), clock);
+  const states = createStateSigner(config.clientSecret ?? randomBytes(32).toString('hex'), clock, undefined, secrets.slice(1));
   const ackMs = deps.webhookAckMs ?? 800;
   const background = new Set<Promise<unknown>>();
   let closing: Promise<void> | undefined;

@@ -26,6 +26,18 @@ describe('signed setup state', () => {
     assert.equal(signer.verify(''), 'invalid');
   });
 
+  it('during a secret rotation, accepts states signed under the previous secret, and only the listed ones', () => {
+    const clock = manualClock();
+    const beforeRotation = createStateSigner('old-secret', clock).issue();
+    const stranger = createStateSigner('someone-else', clock).issue();
+    const rotated = createStateSigner('new-secret', clock, undefined, ['old-secret']);
+    assert.equal(rotated.verify(beforeRotation), 'ok');
+    assert.equal(rotated.verify(beforeRotation), 'replayed');
+    assert.equal(rotated.verify(stranger), 'invalid');
+    assert.equal(createStateSigner('old-secret', clock).verify(rotated.issue()), 'invalid', 'new states are signed under the new secret');
+    assert.equal(createStateSigner('new-secret', clock).verify(createStateSigner('old-secret', clock).issue()), 'invalid', 'without the previous secret listed');
+  });
+
   it('builds the external-install link', () => {
     assert.equal(externalInstallUrl('https://sentry.io/', 'my-app', 'a.b'), 'https://sentry.io/sentry-apps/my-app/external-install/?state=a.b');
   });
