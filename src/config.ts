@@ -40,6 +40,11 @@ export interface Config {
    * `${publicUrl}${setupPath}`.
    */
   publicUrl?: string;
+  /**
+   * SETUP_FAILURE_LIMIT: refused code exchanges allowed per client address in 10 minutes before /setup
+   * answers 429 without calling Sentry (default 20; 0: no limit).
+   */
+  setupFailureLimit: number;
   /** Where /setup sends the browser; default `${sentryUrl}/settings/${orgSlug}/sentry-apps/${appSlug}/`. */
   setupRedirectUrl?: string;
   /** Use the JWT-bearer grant to recover from a lost refresh response. Default true. */
@@ -321,6 +326,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     setupPath,
     webhookPath,
     jwtRefresh: bool('JWT_REFRESH', true),
+    setupFailureLimit: int('SETUP_FAILURE_LIMIT', 20, 0, 1_000_000),
     tokenRefreshSkewMs: int('TOKEN_REFRESH_SKEW_MS', 5 * 60_000, 0, 4 * 3600_000),
     logLevel: logLevel(raw('LOG_LEVEL'), problems),
     pushover: {
@@ -365,6 +371,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     setupRedirectUrl: config.setupRedirectUrl,
     publicUrl: config.publicUrl,
     jwtRefresh: config.jwtRefresh,
+    setupFailureLimit: config.setupFailureLimit,
     tokenRefreshSkewMs: config.tokenRefreshSkewMs,
     logLevel: config.logLevel,
     pushover: {

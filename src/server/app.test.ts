@@ -241,6 +241,27 @@ describe('integration server end to end (emulator + file store)', () => {
     assert.equal((await s.browse(stranger.redirectUrl!)).status, 400);
   });
 
+  it('/setup: after SETUP_FAILURE_LIMIT refused codes from one address, 429 with Retry-After and no call to Sentry, until 10 minutes pass', T, async () => {
+    const s = await fresh({ env: { SETUP_FAILURE_LIMIT: '2' } });
+    const pending = await s.emulator.install({ sendWebhook: false });
+    const guess = (code: string) => `${s.url}/setup?installationId=${pending.installation.uuid}&code=${code}&orgSlug=acme`;
+    assert.equal((await s.browse(guess('a'.repeat(32)))).status, 400);
+    assert.equal((await s.browse(guess('b'.repeat(32)))).status, 400);
+    assert.equal(count(s, 'token.exchange'), 2);
+    const refused = await request(guess('c'.repeat(32)));
+    assert.equal(refused.statusCode, 429);
+    assert.equal(refused.headers['retry-after'], '600');
+    assert.match(await refused.body.text(), /Try again in 600 s/);
+    assert.equal((await s.browse(pending.redirectUrl!)).status, 429, 'the real code waits too: the address is what is limited');
+    assert.equal(count(s, 'token.exchange'), 2, 'no exchange while limited');
+    s.emulator.advanceClock(10 * 60_000);
+    // The pending install's code has expired meanwhile: a new install, from the same address, goes through.
+    const fresh2 = await s.emulator.install({ sendWebhook: false, org: 'other' });
+    assert.equal((await s.browse(fresh2.redirectUrl!)).status, 302);
+    assert.equal((await s.store.get(fresh2.installation.uuid))?.status, 'active');
+    assert.ok(s.logger.lines.some((line) => line.includes('too many failed code exchanges')));
+  });
+
   it('webhook receiver: signature, size, JSON, method, unknown resources', T, async () => {
     const s = await fresh();
     const secret = s.emulator.app.clientSecret;

@@ -23,12 +23,15 @@ import { isSlug, isUuid, looksLikeGrantCode, parseEnvelope, parseInstallation, P
 import { verify } from '../sentry/signature.ts';
 import { createTokenManager, type TokenManager } from '../sentry/tokens.ts';
 import type { InstallationStore } from '../store/types.ts';
+import { createFailureLimiter } from './failure-limit.ts';
 import { createInstaller, InstallError, type Installer } from './install.ts';
 import { sendPage } from './pages.ts';
 import { createStateSigner, externalInstallUrl, type StateSigner } from './state.ts';
 
 /** Webhook body limit: 1 MiB. */
 export const WEBHOOK_BODY_LIMIT = 1 << 20;
+/** The window of SETUP_FAILURE_LIMIT: a grant code's own life, 10 minutes. */
+export const SETUP_FAILURE_WINDOW_MS = 10 * 60_000;
 /** Characters of a request's `Request-ID` header that reach the log (Sentry's are 32). */
 const MAX_LOGGED_REQUEST_ID = 64;
 
@@ -127,6 +130,7 @@ export function createServer(deps: ServerDeps): IntegrationServer {
   // Without a secret nothing verifies (fail closed); the signer still needs a key.
   const states = createStateSigner(config.clientSecret ?? randomBytes(32).toString('hex'), clock, undefined, secrets.slice(1));
   const ackMs = deps.webhookAckMs ?? 800;
+  const setupFailures = createFailureLimiter({ limit: config.setupFailureLimit, windowMs: SETUP_FAILURE_WINDOW_MS, clock });
   const background = new Set<Promise<unknown>>();
   let closing: Promise<void> | undefined;
   // Request ids: 16 hex digits, a random per-server prefix and a counter. Unique per process and cheap
@@ -192,6 +196,15 @@ export function createServer(deps: ServerDeps): IntegrationServer {
         res.end();
         return;
       }
+      // Behind a reverse proxy every browser shares the proxy's address: the limit is then global.
+      const client = req.socket.remoteAddress ?? '';
+      const waitMs = setupFailures.retryAfterMs(client);
+      if (waitMs > 0) {
+        const seconds = Math.ceil(waitMs / 1000);
+        ilog.warn('setup refused: too many failed code exchanges from this address', { retryAfterS: seconds });
+        res.setHeader('retry-after', String(seconds));
+        return sendPage(res, 429, 'Too many failed installations', `Too many installation codes from this address were refused. Try again in ${seconds} s.`);
+      }
       const result = await track(installer.complete({ installationId, code, orgSlug, ...(state ? { state } : {}), source: 'setup' }));
       ilog.info('setup complete', { outcome: result.outcome, verified: result.record.verified });
       res.writeHead(302, { location: redirectTarget(result.record.orgSlug, result.appSlug), 'cache-control': 'no-store' });
@@ -199,7 +212,10 @@ export function createServer(deps: ServerDeps): IntegrationServer {
     } catch (error) {
       if (error instanceof InstallError) {
         ilog.warn('setup failed', { kind: error.kind, error: error.message, detail: error.detail });
-        if (error.kind === 'grant') return sendPage(res, 400, 'Installation failed', `${error.message}. Reinstall the integration from Sentry.`);
+        if (error.kind === 'grant') {
+          setupFailures.fail(req.socket.remoteAddress ?? '');
+          return sendPage(res, 400, 'Installation failed', `${error.message}. Reinstall the integration from Sentry.`);
+        }
         if (error.kind === 'gone') return sendPage(res, 400, 'Installation removed', 'The integration was uninstalled meanwhile.');
         return sendPage(res, 502, 'Sentry did not answer as expected', `${error.message}. Reload this page to retry.`);
       }
