@@ -44,13 +44,13 @@ describe('config', () => {
     const found = problems({
       SENTRY_CLIENT_SECRET: SECRET, PORT: 'eighty', VERIFY_INSTALL: 'maybe', SENTRY_URL: 'ftp://x',
       TOKEN_STORE_KEY: 'short-secret-value', WEBHOOK_PATH: 'hook', TOKEN_REFRESH_SKEW_MS: '-1',
-      PUSHOVER_TOKEN: 'not-a-token-secret', SETUP_FAILURE_LIMIT: 'ten',
+      PUSHOVER_TOKEN: 'not-a-token-secret', SETUP_FAILURE_LIMIT: 'ten', HEALTHZ_TOKEN: 'tiny-hz-secret',
     });
     const text = found.join('\n');
-    for (const name of ['SENTRY_CLIENT_ID', 'PORT', 'VERIFY_INSTALL', 'SENTRY_URL', 'TOKEN_STORE_KEY', 'WEBHOOK_PATH', 'TOKEN_REFRESH_SKEW_MS', 'PUSHOVER_TOKEN', 'SETUP_FAILURE_LIMIT']) {
+    for (const name of ['SENTRY_CLIENT_ID', 'PORT', 'VERIFY_INSTALL', 'SENTRY_URL', 'TOKEN_STORE_KEY', 'WEBHOOK_PATH', 'TOKEN_REFRESH_SKEW_MS', 'PUSHOVER_TOKEN', 'SETUP_FAILURE_LIMIT', 'HEALTHZ_TOKEN']) {
       assert.match(text, new RegExp(name), name);
     }
-    assert.doesNotMatch(text, /short-secret-value|not-a-token-secret|cccccccc/);
+    assert.doesNotMatch(text, /short-secret-value|not-a-token-secret|tiny-hz-secret|cccccccc/);
   });
 
   it('SENTRY_URL and PUSHOVER_URL: a query or fragment is refused (API paths are appended); SETUP_REDIRECT_URL may have one', () => {
@@ -151,8 +151,9 @@ describe('config', () => {
   });
 
   it('describes itself without secrets', () => {
-    const text = JSON.stringify(describeConfig(loadConfig({ env: { ...base, TOKEN_STORE_KEY: 'ab'.repeat(32) } })));
-    assert.doesNotMatch(text, /cccc|abab/);
+    const text = JSON.stringify(describeConfig(loadConfig({ env: { ...base, TOKEN_STORE_KEY: 'ab'.repeat(32), HEALTHZ_TOKEN: 'hz-secret-value-123' } })));
+    assert.doesNotMatch(text, /cccc|abab|hz-secret/);
     assert.match(text, /"clientSecret":"set"/);
+    assert.match(text, /"healthzToken":"set"/);
   });
 });

@@ -45,6 +45,12 @@ export interface Config {
    * answers 429 without calling Sentry (default 20; 0: no limit).
    */
   setupFailureLimit: number;
+  /**
+   * HEALTHZ_TOKEN: when set, /healthz shows its details (installations, needs-reauth ids, outbox and
+   * Pushover figures) only to `Authorization: Bearer <token>`; other probes get `{"ok":true}` and the
+   * same status code. Unset: the details are public.
+   */
+  healthzToken?: string;
   /** Where /setup sends the browser; default `${sentryUrl}/settings/${orgSlug}/sentry-apps/${appSlug}/`. */
   setupRedirectUrl?: string;
   /** Use the JWT-bearer grant to recover from a lost refresh response. Default true. */
@@ -74,7 +80,7 @@ export class ConfigError extends Error {
 
 /** Variables whose values are secrets: never echoed in messages or summaries. */
 export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
-  'SENTRY_CLIENT_SECRET', 'SENTRY_CLIENT_SECRET_PREVIOUS', 'TOKEN_STORE_KEY', 'PUSHOVER_TOKEN', 'PUSHOVER_USER',
+  'SENTRY_CLIENT_SECRET', 'SENTRY_CLIENT_SECRET_PREVIOUS', 'TOKEN_STORE_KEY', 'PUSHOVER_TOKEN', 'PUSHOVER_USER', 'HEALTHZ_TOKEN',
 ]);
 
 /**
@@ -310,6 +316,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       problems.push('TOKEN_STORE_KEY is malformed (expected 32 bytes as 64 hex digits or base64; value not shown)');
     }
   }
+  const healthzToken = secret('HEALTHZ_TOKEN', /^[\x21-\x7e]{16,512}$/, '16 to 512 printable ASCII characters, no spaces');
   const publicUrl = publicBaseUrl(raw('PUBLIC_URL'), problems);
   const setupPath = path('SETUP_PATH', '/setup');
   const webhookPath = path('WEBHOOK_PATH', '/webhook');
@@ -337,6 +344,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const optional: Array<[keyof Config, string | undefined]> = [
     ['clientId', clientId], ['clientSecret', clientSecret], ['clientSecretPrevious', clientSecretPrevious],
     ['appSlug', appSlug], ['tokenStoreKey', tokenStoreKey], ['setupRedirectUrl', url('SETUP_REDIRECT_URL')], ['publicUrl', publicUrl],
+    ['healthzToken', healthzToken],
   ];
   for (const [key, value] of optional) if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;
   const pushoverToken = secret('PUSHOVER_TOKEN', /^[A-Za-z0-9]{30}$/, '30 letters and digits');
@@ -372,6 +380,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     publicUrl: config.publicUrl,
     jwtRefresh: config.jwtRefresh,
     setupFailureLimit: config.setupFailureLimit,
+    healthzToken: config.healthzToken ? 'set' : 'unset',
     tokenRefreshSkewMs: config.tokenRefreshSkewMs,
     logLevel: config.logLevel,
     pushover: {

@@ -349,6 +349,26 @@ describe('integration server end to end (emulator + file store)', () => {
     assert.deepEqual(body.outbox, { pending: 0 });
   });
 
+  it('/healthz with HEALTHZ_TOKEN: details only to its bearer, `{"ok":true}` to others, 401 to a wrong token; never logged', T, async () => {
+    const token = 'healthz-token-0123456789';
+    const s = await fresh({ env: { HEALTHZ_TOKEN: token }, server: { health: () => ({ outbox: { pending: 0 } }) } });
+    await installViaRedirect(s);
+    const probe = async (authorization?: string) => {
+      const res = await request(`${s.url}/healthz`, authorization ? { headers: { authorization } } : {});
+      return { status: res.statusCode, body: await res.body.json() as Record<string, unknown>, challenge: res.headers['www-authenticate'] };
+    };
+    assert.deepEqual(await probe(), { status: 200, body: { ok: true }, challenge: undefined });
+    const full = await probe(`Bearer ${token}`);
+    assert.equal(full.status, 200);
+    assert.equal(full.body.installations, 1);
+    assert.deepEqual(full.body.outbox, { pending: 0 });
+    assert.equal((await probe(`bearer ${token}`)).body.installations, 1, 'the scheme is case-insensitive');
+    for (const wrong of [`Bearer ${token}x`, 'Bearer short', `Basic ${token}`, 'Bearer']) {
+      assert.deepEqual(await probe(wrong), { status: 401, body: { error: 'invalid HEALTHZ_TOKEN bearer' }, challenge: 'Bearer' }, wrong);
+    }
+    assert.ok(!s.logger.lines.join('\n').includes(token), 'the token reached the log');
+  });
+
   it('/healthz probes that arrive together share one store scan; the next probe scans again', T, async () => {
     let scans = 0;
     let release!: () => void;

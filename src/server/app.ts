@@ -9,7 +9,7 @@
  * // … later
  * await app.close(); // stop accepting, finish in-flight work, close the store
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.ts';
@@ -339,9 +339,24 @@ export function createServer(deps: ServerDeps): IntegrationServer {
     return healthScan;
   };
 
-  async function handleHealth(res: ServerResponse): Promise<void> {
+  // HEALTHZ_TOKEN compared as digests: equal lengths for timingSafeEqual, whatever the client sent.
+  const healthzDigest = config.healthzToken ? createHash('sha256').update(config.healthzToken).digest() : undefined;
+  /** 'full' without HEALTHZ_TOKEN or with its bearer; 'summary' without credentials; 'refused' with wrong ones. */
+  const healthAccess = (req: IncomingMessage): 'full' | 'summary' | 'refused' => {
+    if (!healthzDigest) return 'full';
+    const authorization = headerValue(req, 'authorization');
+    if (authorization === undefined) return 'summary';
+    const given = /^Bearer (\S+)$/i.exec(authorization)?.[1] ?? '';
+    return timingSafeEqual(createHash('sha256').update(given).digest(), healthzDigest) ? 'full' : 'refused';
+  };
+
+  async function handleHealth(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const access = healthAccess(req);
+    if (access === 'refused') return sendJson(res, 401, { error: 'invalid HEALTHZ_TOKEN bearer' }, { 'www-authenticate': 'Bearer' });
     try {
-      sendJson(res, 200, await healthBody(), { 'cache-control': 'no-store' });
+      const body = await healthBody();
+      // Without credentials a probe still learns what a load balancer needs: the status and `ok`.
+      sendJson(res, 200, access === 'full' ? body : { ok: body.ok }, { 'cache-control': 'no-store' });
     } catch (error) {
       logger.error('health check failed', { error });
       sendJson(res, 503, { ok: false, error: 'store unavailable' });
@@ -372,7 +387,7 @@ export function createServer(deps: ServerDeps): IntegrationServer {
       if (url && (path === config.setupPath || path === `${config.setupPath}/start`)) return handleSetup(req, res, url, log);
       if (path === '/healthz') {
         if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET' });
-        return handleHealth(res);
+        return handleHealth(req, res);
       }
       req.resume();
       sendJson(res, 404, { error: 'not found' });
