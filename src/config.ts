@@ -46,6 +46,12 @@ export interface Config {
    */
   setupFailureLimit: number;
   /**
+   * MAX_CONNECTIONS: open client connections at most (default 1000; 0: no cap). Further connections
+   * are closed at once, so a flood of idle sockets cannot use up the file descriptors the token store
+   * and the outbox need to write.
+   */
+  maxConnections: number;
+  /**
    * HEALTHZ_TOKEN: when set, /healthz shows its details (installations, needs-reauth ids, outbox and
    * Pushover figures) only to `Authorization: Bearer <token>`; other probes get `{"ok":true}` and the
    * same status code. Unset: the details are public.
@@ -334,6 +340,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     webhookPath,
     jwtRefresh: bool('JWT_REFRESH', true),
     setupFailureLimit: int('SETUP_FAILURE_LIMIT', 20, 0, 1_000_000),
+    maxConnections: int('MAX_CONNECTIONS', 1000, 0, 1_000_000),
     tokenRefreshSkewMs: int('TOKEN_REFRESH_SKEW_MS', 5 * 60_000, 0, 4 * 3600_000),
     logLevel: logLevel(raw('LOG_LEVEL'), problems),
     pushover: {
@@ -380,6 +387,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     publicUrl: config.publicUrl,
     jwtRefresh: config.jwtRefresh,
     setupFailureLimit: config.setupFailureLimit,
+    maxConnections: config.maxConnections,
     healthzToken: config.healthzToken ? 'set' : 'unset',
     tokenRefreshSkewMs: config.tokenRefreshSkewMs,
     logLevel: config.logLevel,

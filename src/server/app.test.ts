@@ -1,12 +1,13 @@
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { sign } from '../sentry/signature.ts';
 import { startStack, installViaRedirect, type Stack } from './harness.ts';
 import { createStateSigner } from './state.ts';
+import { isDeno } from '../testing/runtime.ts';
 
 const T = { timeout: 30_000 };
 let stack: Stack | undefined;
@@ -198,6 +199,44 @@ describe('integration server end to end (emulator + file store)', () => {
     await new Promise<void>((resolve) => socket.on('close', () => resolve()));
     assert.ok(performance.now() - started < 5_000, `closed after ${Math.round(performance.now() - started)} ms`);
     assert.match(answer, /^HTTP\/1\.1 408 /);
+  });
+
+  it('MAX_CONNECTIONS: a connection over the cap is closed unanswered; the open ones keep working, and a freed place is taken', T, async () => {
+    const s = await fresh({ env: { MAX_CONNECTIONS: '2' } });
+    const port = Number(new URL(s.url).port);
+    /** One request on a raw socket: the status line, or undefined when the server closed it unanswered. */
+    const ask = (socket: Socket) => new Promise<string | undefined>((resolve) => {
+      let answer = '';
+      const onData = (chunk: Buffer) => {
+        answer += chunk.toString();
+        if (answer.includes('\r\n\r\n')) { socket.off('data', onData); resolve(answer.split('\r\n')[0]); }
+      };
+      socket.on('data', onData);
+      socket.once('close', () => resolve(undefined));
+      socket.write('GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+    const open = () => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      return socket;
+    };
+    const [a, b] = [open(), open()];
+    assert.equal(await ask(a), 'HTTP/1.1 404 Not Found');
+    assert.equal(await ask(b), 'HTTP/1.1 404 Not Found');
+    const third = open();
+    assert.equal(await ask(third), undefined, 'the third connection was answered');
+    assert.equal(await ask(a), 'HTTP/1.1 404 Not Found', 'a kept-alive connection still works');
+    a.destroy();
+    // The server notices the close asynchronously: new connections are refused until it has.
+    let answered: string | undefined;
+    for (let attempt = 0; attempt < 200 && answered === undefined; attempt++) {
+      const next = open();
+      answered = await ask(next);
+      next.destroy();
+    }
+    assert.equal(answered, 'HTTP/1.1 404 Not Found');
+    b.destroy();
+    if (!isDeno) assert.ok(s.logger.records().some((r) => r.msg === 'connections refused: MAX_CONNECTIONS reached'));
   });
 
   it('rejects installationId path injection without calling Sentry', T, async () => {

@@ -404,6 +404,17 @@ export function createServer(deps: ServerDeps): IntegrationServer {
       else res.destroy();
     });
   });
+  if (config.maxConnections > 0) server.maxConnections = config.maxConnections;
+  // Node names each refused connection ('drop'; Deno closes them silently): one warning per 10 s.
+  let droppedSinceWarning = 0;
+  let lastDropWarning = -Infinity;
+  server.on('drop', () => {
+    droppedSinceWarning++;
+    if (clock.now() - lastDropWarning < 10_000) return;
+    logger.warn('connections refused: MAX_CONNECTIONS reached', { maxConnections: config.maxConnections, refused: droppedSinceWarning });
+    lastDropWarning = clock.now();
+    droppedSinceWarning = 0;
+  });
   server.headersTimeout = headersTimeout;
   server.requestTimeout = requestTimeout;
   server.keepAliveTimeout = deps.timeouts?.keepAlive ?? 5_000;
