@@ -9,9 +9,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 import { chunk, encodePng, type RawImage } from '../src/images/encode.ts';
 import { IMAGE_CODES } from '../src/images/findings.ts';
-import { crc32 } from '../src/images/png.ts';
+import { crc32, PNG_SIGNATURE } from '../src/images/png.ts';
 import { appFixtures } from './gen-app-fixtures.ts';
 
 type Verdict = { errors: string[]; warnings?: string[] };
@@ -264,6 +265,19 @@ export function imageFixtures(): ImageFixture[] {
 export function oversizedPng(): Buffer {
   const icon = rgba(S, S, blackDisc);
   return withChunkInserted(icon, 'prVt', new Uint8Array(5_000_001));
+}
+
+/**
+ * A PNG whose IHDR says width×height RGBA and whose IDAT is `raw` deflated, whatever its length: the
+ * decompression bombs and short streams of the image tests, built at test time.
+ * @example pngWithIdat(256, 256, new Uint8Array(64 << 20)) // ~64 kB that inflates to 64 MiB
+ */
+export function pngWithIdat(width: number, height: number, raw: Uint8Array): Buffer {
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, width);
+  new DataView(ihdr.buffer).setUint32(4, height);
+  ihdr.set([8, 6, 0, 0, 0], 8);
+  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', new Uint8Array())]);
 }
 
 /** What Sentry's upload endpoint answers for a verdict: 413 when too large, 400 on any server rule, else 200. */

@@ -2,12 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import zlib from 'node:zlib';
-import { oversizedPng } from '../../scripts/gen-image-fixtures.ts';
+import { oversizedPng, pngWithIdat } from '../../scripts/gen-image-fixtures.ts';
 import { checkImage } from '../../src/images/check.ts';
 import { serverWouldAccept } from '../../src/images/findings.ts';
-import { chunk, encodePng } from '../../src/images/encode.ts';
-import { PNG_SIGNATURE } from '../../src/images/png.ts';
+import { encodePng } from '../../src/images/encode.ts';
 import { avatarState, handleAvatarUpload, handlePublishRequest, type AvatarApp } from './avatar.ts';
 
 const DIR = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../fixtures/images');
@@ -73,21 +71,12 @@ describe('avatar upload: Sentry\'s wording and state', () => {
   });
 });
 
-/** A 256×256 RGBA PNG whose IDAT is `raw` deflated (any length). */
-function pngWithIdat(raw: Uint8Array): Buffer {
-  const ihdr = new Uint8Array(13);
-  new DataView(ihdr.buffer).setUint32(0, 256);
-  new DataView(ihdr.buffer).setUint32(4, 256);
-  ihdr.set([8, 6, 0, 0, 0], 8);
-  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', new Uint8Array())]);
-}
-
 describe('avatar upload: decompression bombs', () => {
   const needed = 256 * (1 + 256 * 4);
 
   it('IDAT inflating far past what the header needs is an undecodable image (400), not inflated in full', () => {
     // 64 MiB of zeros deflates to ~64 kB; unbounded, it inflated in full and the all-black icon was accepted.
-    const bomb = pngWithIdat(new Uint8Array(64 << 20));
+    const bomb = pngWithIdat(256, 256, new Uint8Array(64 << 20));
     for (const color of [true, false]) {
       assert.deepEqual(upload(newApp(), bomb, color), { status: 400, body: { avatar_photo: ['Invalid image format.'] } });
     }
@@ -96,7 +85,7 @@ describe('avatar upload: decompression bombs', () => {
   });
 
   it('a little excess after the image data is still tolerated, as decoders (and the checker) do', () => {
-    const png = pngWithIdat(new Uint8Array(needed + 1000));
+    const png = pngWithIdat(256, 256, new Uint8Array(needed + 1000));
     assert.equal(upload(newApp(), png, false).status, 200);
     assert.equal(serverWouldAccept(checkImage(png, 'icon').errors), true);
   });

@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { oversizedPng } from '../../scripts/gen-image-fixtures.ts';
+import { oversizedPng, pngWithIdat } from '../../scripts/gen-image-fixtures.ts';
 import { checkImage } from './check.ts';
-import { chunk, encodePng } from './encode.ts';
+import { encodePng } from './encode.ts';
 import { IMAGE_CODES, serverWouldAccept } from './findings.ts';
 import { fixImage } from './fix.ts';
 import { crc32 as sharedCrc32 } from '../crc32.ts';
-import { crc32, PNG_SIGNATURE, readPngStructure, sniffFormat } from './png.ts';
-import zlib from 'node:zlib';
+import { crc32, readPngStructure, sniffFormat } from './png.ts';
 
 const DIR = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../fixtures/images');
 type Side = { ok: boolean; errors: string[]; warnings: string[]; server: number; fixable?: boolean };
@@ -119,15 +118,6 @@ describe('never crashes on damaged input', () => {
     assert.match(checkImage(Uint8Array.of(0xff, 0xd8, 0xff, 0xe0), 'logo').errors[0]!.message, /is a JPEG image/);
   });
 });
-
-/** A PNG whose IHDR says width×height RGBA and whose IDAT is `raw` compressed (any length). */
-function pngWithIdat(width: number, height: number, raw: Uint8Array): Buffer {
-  const ihdr = new Uint8Array(13);
-  new DataView(ihdr.buffer).setUint32(0, width);
-  new DataView(ihdr.buffer).setUint32(4, height);
-  ihdr.set([8, 6, 0, 0, 0], 8);
-  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', new Uint8Array())]);
-}
 
 describe('decompression bombs are refused without inflating them', () => {
   it('a header claiming more than MAX_DECODE_PIXELS is judged by the header alone', () => {
