@@ -22,7 +22,7 @@ import { caseLine, failureDetails, summary } from './report/console.ts';
 import { jsonReport } from './report/json.ts';
 import { junitReport } from './report/junit.ts';
 import { PUSHOVER_EMULATOR_TOKEN, PUSHOVER_EMULATOR_USER } from './pushover.ts';
-import { signalAllTargets } from './target.ts';
+import { stopAllTargets } from './target.ts';
 import { isDeno } from '../src/testing/runtime.ts';
 
 declare const Deno: { execPath(): string } | undefined;
@@ -226,13 +226,21 @@ export async function run(argv: string[]): Promise<number> {
     onOutput: args.verbose ? (chunk) => process.stderr.write(`  | ${chunk}`) : undefined,
   };
   let suite: SuiteResult;
-  // Ctrl-C reaches the harness but not the implementation (its own process group): stop it, remove
-  // DATA_DIR and close the emulators, then exit 130 (SIGINT) or 143 (SIGTERM).
+  // Ctrl-C reaches the harness but not the implementation (its own process group): stop it and wait
+  // for it to exit, remove DATA_DIR and close the emulators, then exit 130 (SIGINT) or 143 (SIGTERM).
   let session: Session | undefined;
+  let opening: Promise<Session> | undefined;
+  let interruptedBy: 'SIGINT' | 'SIGTERM' | undefined;
   const interrupted = (name: 'SIGINT' | 'SIGTERM') => {
+    interruptedBy = name;
     console.error(`conformance: interrupted (${name}); stopping the implementation`);
-    signalAllTargets('SIGTERM');
-    void (session?.close() ?? Promise.resolve()).finally(() => process.exit(name === 'SIGINT' ? 130 : 143));
+    void (async () => {
+      await stopAllTargets();
+      // A session still opening fails once its implementation is gone, and cleans up after itself;
+      // one that opened meanwhile is closed here.
+      const open = session ?? await opening?.catch(() => undefined);
+      await open?.close();
+    })().finally(() => process.exit(name === 'SIGINT' ? 130 : 143));
   };
   const onSigint = () => interrupted('SIGINT');
   const onSigterm = () => interrupted('SIGTERM');
@@ -240,7 +248,8 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGTERM', onSigterm);
   try {
     console.log(`conformance: grading ${label} — ${cases.length} cases${args.strict ? ', strict' : ''}`);
-    session = await openSession(options);
+    opening = openSession(options);
+    session = await opening;
     try {
       suite = await runCases(session, cases, { strict: args.strict, expectedFailures }, (r) => {
         console.log(caseLine(r));
@@ -250,7 +259,8 @@ export async function run(argv: string[]): Promise<number> {
       await session.close();
     }
   } catch (error) {
-    console.error(`conformance: ${(error as Error).message}`);
+    // Interrupted: the failure is the stop we caused; the handler above sets the exit status.
+    if (!interruptedBy) console.error(`conformance: ${(error as Error).message}`);
     return 2;
   } finally {
     process.off('SIGINT', onSigint);

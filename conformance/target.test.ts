@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -86,7 +87,7 @@ const STUCK = `
 import { createServer } from 'node:http';
 import { writeFileSync } from 'node:fs';
 createServer((req, res) => { if (req.url === '/') res.end('up'); }).listen(Number(process.env.PORT), '127.0.0.1', () => {
-  writeFileSync(process.env.STUCK_PID_FILE, String(process.pid));
+  writeFileSync(process.env.STUCK_PID_FILE, JSON.stringify({ pid: process.pid, dataDir: process.env.DATA_DIR }));
 });
 `;
 
@@ -119,14 +120,23 @@ describe('an interrupted run', { timeout: 60_000 }, () => {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
     };
-    await until('the implementation to start', async () => { implPid = Number(await readFile(pidFile, 'utf8').catch(() => '0')); return implPid > 0; });
+    let dataDir = '';
+    await until('the implementation to start', async () => {
+      const written = await readFile(pidFile, 'utf8').catch(() => '');
+      if (written) ({ pid: implPid, dataDir } = JSON.parse(written) as { pid: number; dataDir: string });
+      return implPid > 0;
+    });
     await until('the first case to begin', () => printed.includes('conformance: grading'));
     // process.kill, not harness.kill: Deno's ChildProcess reports a child it signalled as killed, whatever its exit code.
     process.kill(harness.pid as number, 'SIGINT');
     assert.equal(await exited, 130, printed);
     assert.match(printed, /interrupted \(SIGINT\); stopping the implementation/);
+    // Gone, not only signalled: the harness waited for its exit (and so reaped it) before exiting.
+    // A zombie would still answer signal 0; an orphan still running would too.
     const alive = () => { try { process.kill(implPid, 0); return true; } catch { return false; } };
-    await until('the implementation to be gone', () => !alive());
+    assert.equal(alive(), false, 'the implementation outlived the harness');
     implPid = 0;
+    assert.match(dataDir, /sik-conformance-/);
+    assert.equal(existsSync(dataDir), false, `DATA_DIR ${dataDir} was left behind`);
   });
 });

@@ -64,15 +64,22 @@ export class TargetStartError extends Error {
 const live = new Set<ChildProcess>();
 
 /**
- * Signals every implementation process group started by {@link execTarget} that still runs. They are
- * detached (own process group), so a Ctrl-C in the terminal reaches the harness but not them: the
- * harness calls this when it is interrupted, or they would outlive it, holding their port.
+ * Stops every implementation process group started by {@link execTarget} that still runs: SIGTERM,
+ * then SIGKILL after `killAfterMs`, and resolves once each has exited. They are detached (own process
+ * group), so a Ctrl-C in the terminal reaches the harness but not them: the harness calls this when it
+ * is interrupted. Waiting matters: a harness that exited at once left each one to die as an orphan,
+ * a zombie until some init reaped it, still holding its pid (and, until then, its place in `ps`).
  *
  * @example
- * process.once('SIGINT', () => { signalAllTargets('SIGTERM'); process.exit(130); });
+ * process.once('SIGINT', () => { void stopAllTargets().finally(() => process.exit(130)); });
  */
-export function signalAllTargets(name: NodeJS.Signals = 'SIGTERM'): void {
-  for (const proc of live) signal(proc, name);
+export async function stopAllTargets(killAfterMs = 5_000): Promise<void> {
+  await Promise.all([...live].map((proc) => new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    const timer = setTimeout(() => signal(proc, 'SIGKILL'), killAfterMs);
+    proc.once('exit', () => { clearTimeout(timer); resolve(); });
+    signal(proc, 'SIGTERM');
+  })));
 }
 
 /** Keeps at most this much output (the leak check reads all of it). */
