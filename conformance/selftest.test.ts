@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allCases } from './cases/index.ts';
@@ -76,7 +76,11 @@ describe('conformance self-test', { timeout: 240_000 }, () => {
     const session = await openSession({ exec: `exec node '${REFERENCE}'`, extraEnv: { FLAW: 'world-readable' }, waitMs: 3000 });
     try {
       // Earlier cases' files (named to sort before the reference's installation-<uuid>.json).
-      for (let i = 0; i < 20; i++) await writeFile(join(session.target.dataDir!, `aaa-earlier-${String(i).padStart(2, '0')}.json`), '{}', { mode: 0o644 });
+      for (let i = 0; i < 20; i++) {
+        const file = join(session.target.dataDir!, `aaa-earlier-${String(i).padStart(2, '0')}.json`);
+        await writeFile(file, '{}');
+        await chmod(file, 0o644); // whatever the umask
+      }
       const [result] = (await runCases(session, selectCases(allCases, ['PER-003']), { strict: true })).results;
       assert.equal(result?.passed, false);
       assert.match(result?.message ?? '', /^2[12] files are readable by group\/others$/);

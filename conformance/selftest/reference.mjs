@@ -7,7 +7,7 @@
 //   PUSHOVER_USER=… DATA_DIR=… VERIFY_INSTALL=true PUSHOVER_RETRY_MIN_MS=200 node reference.mjs
 import { createServer } from 'node:http';
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const env = process.env;
@@ -33,6 +33,8 @@ function writeAtomic(file, value) {
   if (!persist) return;
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(value), { mode: FLAW === 'world-readable' ? 0o644 : 0o600 });
+  // The flaw must not depend on the umask (027 would make 0o644 files 640, and the flaw vanish).
+  if (FLAW === 'world-readable') chmodSync(tmp, 0o644);
   renameSync(tmp, file);
 }
 const instFile = (id) => join(DIR, `installation-${id}.json`);
