@@ -33,6 +33,7 @@ describe('config', () => {
     assert.equal(c.tokenRefreshSkewMs, 300_000);
     assert.equal(c.setupFailureLimit, 20);
     assert.equal(c.maxConnections, 1000);
+    assert.deepEqual(c.trustProxy, { loopback: true, addresses: new Set() });
     assert.equal(c.pushover.retryMinMs, 5000);
     assert.equal(c.setupRedirectUrl, undefined);
   });
@@ -45,10 +46,10 @@ describe('config', () => {
     const found = problems({
       SENTRY_CLIENT_SECRET: SECRET, PORT: 'eighty', VERIFY_INSTALL: 'maybe', SENTRY_URL: 'ftp://x',
       TOKEN_STORE_KEY: 'short-secret-value', WEBHOOK_PATH: 'hook', TOKEN_REFRESH_SKEW_MS: '-1',
-      PUSHOVER_TOKEN: 'not-a-token-secret', SETUP_FAILURE_LIMIT: 'ten', MAX_CONNECTIONS: '-5', HEALTHZ_TOKEN: 'tiny-hz-secret',
+      PUSHOVER_TOKEN: 'not-a-token-secret', SETUP_FAILURE_LIMIT: 'ten', MAX_CONNECTIONS: '-5', TRUST_PROXY: 'my-proxy', HEALTHZ_TOKEN: 'tiny-hz-secret',
     });
     const text = found.join('\n');
-    for (const name of ['SENTRY_CLIENT_ID', 'PORT', 'VERIFY_INSTALL', 'SENTRY_URL', 'TOKEN_STORE_KEY', 'WEBHOOK_PATH', 'TOKEN_REFRESH_SKEW_MS', 'PUSHOVER_TOKEN', 'SETUP_FAILURE_LIMIT', 'MAX_CONNECTIONS', 'HEALTHZ_TOKEN']) {
+    for (const name of ['SENTRY_CLIENT_ID', 'PORT', 'VERIFY_INSTALL', 'SENTRY_URL', 'TOKEN_STORE_KEY', 'WEBHOOK_PATH', 'TOKEN_REFRESH_SKEW_MS', 'PUSHOVER_TOKEN', 'SETUP_FAILURE_LIMIT', 'MAX_CONNECTIONS', 'TRUST_PROXY', 'HEALTHZ_TOKEN']) {
       assert.match(text, new RegExp(name), name);
     }
     assert.doesNotMatch(text, /short-secret-value|not-a-token-secret|tiny-hz-secret|cccccccc/);
@@ -156,5 +157,6 @@ describe('config', () => {
     assert.doesNotMatch(text, /cccc|abab|hz-secret/);
     assert.match(text, /"clientSecret":"set"/);
     assert.match(text, /"healthzToken":"set"/);
+    assert.match(text, /"trustProxy":"loopback"/);
   });
 });

@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
+import { parseTrustProxy, type TrustProxy } from './server/client-address.ts';
 import { parseStoreKey } from './store/key.ts';
 
 /** The validated configuration of the integration server. */
@@ -51,6 +52,11 @@ export interface Config {
    * and the outbox need to write.
    */
   maxConnections: number;
+  /**
+   * TRUST_PROXY: the reverse proxies whose `X-Forwarded-For` names the client for per-client limits
+   * (`none`, `loopback` (default), or IP addresses, comma-separated).
+   */
+  trustProxy: TrustProxy;
   /**
    * HEALTHZ_TOKEN: when set, /healthz shows its details (installations, needs-reauth ids, outbox and
    * Pushover figures) only to `Authorization: Bearer <token>`; other probes get `{"ok":true}` and the
@@ -323,6 +329,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     }
   }
   const healthzToken = secret('HEALTHZ_TOKEN', /^[\x21-\x7e]{16,512}$/, '16 to 512 printable ASCII characters, no spaces');
+  let trustProxy: TrustProxy = { loopback: true, addresses: new Set() };
+  try {
+    trustProxy = parseTrustProxy(raw('TRUST_PROXY') ?? 'loopback');
+  } catch (error) {
+    problems.push(`TRUST_PROXY: ${(error as Error).message}`);
+  }
   const publicUrl = publicBaseUrl(raw('PUBLIC_URL'), problems);
   const setupPath = path('SETUP_PATH', '/setup');
   const webhookPath = path('WEBHOOK_PATH', '/webhook');
@@ -341,6 +353,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     jwtRefresh: bool('JWT_REFRESH', true),
     setupFailureLimit: int('SETUP_FAILURE_LIMIT', 20, 0, 1_000_000),
     maxConnections: int('MAX_CONNECTIONS', 1000, 0, 1_000_000),
+    trustProxy,
     tokenRefreshSkewMs: int('TOKEN_REFRESH_SKEW_MS', 5 * 60_000, 0, 4 * 3600_000),
     logLevel: logLevel(raw('LOG_LEVEL'), problems),
     pushover: {
@@ -388,6 +401,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     jwtRefresh: config.jwtRefresh,
     setupFailureLimit: config.setupFailureLimit,
     maxConnections: config.maxConnections,
+    trustProxy: [...(config.trustProxy.loopback ? ['loopback'] : []), ...config.trustProxy.addresses].join(',') || 'none',
     healthzToken: config.healthzToken ? 'set' : 'unset',
     tokenRefreshSkewMs: config.tokenRefreshSkewMs,
     logLevel: config.logLevel,

@@ -25,7 +25,12 @@ export function privateIpv4Reason(host: string): string | undefined {
   return undefined;
 }
 
-function ipv6Groups(host: string): number[] | undefined {
+/**
+ * The eight 16-bit groups of an IPv6 literal (without brackets or zone), a trailing dotted IPv4 part
+ * included; undefined when it is not one.
+ * @example ipv6Groups('::ffff:10.0.0.1') // [0, 0, 0, 0, 0, 0xffff, 0x0a00, 0x0001]
+ */
+export function ipv6Groups(host: string): number[] | undefined {
   let text = host;
   let tail: number[] = [];
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);

@@ -1,6 +1,7 @@
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -299,6 +300,54 @@ describe('integration server end to end (emulator + file store)', () => {
     assert.equal((await s.browse(fresh2.redirectUrl!)).status, 302);
     assert.equal((await s.store.get(fresh2.installation.uuid))?.status, 'active');
     assert.ok(s.logger.lines.some((line) => line.includes('too many failed code exchanges')));
+  });
+
+  it('/setup limit: a burst sent together is bounded too (running exchanges count), and limits are per client behind a trusted proxy', T, async () => {
+    const s = await fresh({ env: { SETUP_FAILURE_LIMIT: '2' } });
+    // A new made-up installation id each time: no two requests share an exchange (that is single-flight).
+    const guess = (i: number, client = '198.51.100.7') => request(`${s.url}/setup?installationId=${randomUUID()}&code=${String(i).padStart(32, 'x')}&orgSlug=acme`, {
+      headers: { 'x-forwarded-for': `10.9.9.9, ${client}` }, // the last entry is what our (loopback) proxy saw
+    }).then(async (res) => { await res.body.dump(); return res.statusCode; });
+    const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => guess(i)));
+    assert.equal(count(s, 'token.exchange'), 2, `statuses ${burst.join(',')}`);
+    assert.deepEqual(burst.filter((status) => status !== 429).sort(), [400, 400]);
+    assert.equal(await guess(99), 429, 'that client is limited');
+    assert.equal(await guess(100, '203.0.113.9'), 400, 'another client behind the same proxy is not');
+    assert.equal(await guess(101, '::ffff:198.51.100.7'), 429, 'an IPv4-mapped spelling is the same client');
+    assert.equal(count(s, 'token.exchange'), 3);
+  });
+
+  it('/setup limit: a refused request does not spend its state, and a reload after a completed install is never limited', T, async () => {
+    const s = await fresh({ env: { SETUP_FAILURE_LIMIT: '1' } });
+    const done = await s.emulator.install({ sendWebhook: false });
+    assert.equal((await s.browse(done.redirectUrl!)).status, 302);
+    const from = (client: string) => ({ headers: { 'x-forwarded-for': client } });
+    const bogus = `${s.url}/setup?installationId=${done.installation.uuid}&code=${'z'.repeat(32)}&orgSlug=acme`;
+    const other = await s.emulator.install({ sendWebhook: false, org: 'other' });
+    assert.equal((await request(`${s.url}/setup?installationId=${other.installation.uuid}&code=${'z'.repeat(32)}&orgSlug=other`, from('192.0.2.1'))).statusCode, 400);
+    const reload = await request(done.redirectUrl!, from('192.0.2.1'));
+    assert.equal(reload.statusCode, 302, 'the completed install reloads from the store, limit or not');
+    await reload.body.dump();
+    assert.equal((await request(bogus, from('192.0.2.1'))).statusCode, 302, 'a made-up code for an installed id is answered from the store');
+    const start = await s.browse(`${s.url}/setup/start`);
+    const state = new URL(start.location!).searchParams.get('state')!;
+    const third = await s.emulator.install({ sendWebhook: false, state, org: 'third' });
+    const limited = await request(third.redirectUrl!, from('192.0.2.1'));
+    assert.equal(limited.statusCode, 429);
+    assert.match(await limited.body.text(), /start the installation again from Sentry/);
+    const elsewhere = await request(third.redirectUrl!, from('192.0.2.2'));
+    assert.equal(elsewhere.statusCode, 302, 'the state was not spent by the refused request');
+    await elsewhere.body.dump();
+  });
+
+  it('/setup limit with TRUST_PROXY=none: X-Forwarded-For is the client\'s own claim and is ignored', T, async () => {
+    const s = await fresh({ env: { SETUP_FAILURE_LIMIT: '1', TRUST_PROXY: 'none' } });
+    const pending = await s.emulator.install({ sendWebhook: false });
+    const guess = (client: string) => request(`${s.url}/setup?installationId=${pending.installation.uuid}&code=${'q'.repeat(32)}&orgSlug=acme`, {
+      headers: { 'x-forwarded-for': client },
+    }).then(async (res) => { await res.body.dump(); return res.statusCode; });
+    assert.equal(await guess('198.51.100.1'), 400);
+    assert.equal(await guess('198.51.100.2'), 429, 'a new X-Forwarded-For does not make a new client');
   });
 
   it('webhook receiver: signature, size, JSON, method, unknown resources', T, async () => {

@@ -23,6 +23,7 @@ import { isSlug, isUuid, looksLikeGrantCode, parseEnvelope, parseInstallation, P
 import { verify } from '../sentry/signature.ts';
 import { createTokenManager, type TokenManager } from '../sentry/tokens.ts';
 import type { InstallationStore } from '../store/types.ts';
+import { clientAddress, clientKey } from './client-address.ts';
 import { createFailureLimiter } from './failure-limit.ts';
 import { createInstaller, InstallError, type Installer } from './install.ts';
 import { sendPage } from './pages.ts';
@@ -168,6 +169,8 @@ export function createServer(deps: ServerDeps): IntegrationServer {
       res.setHeader('allow', 'GET');
       return sendPage(res, 405, 'Method not allowed', 'Use GET.');
     }
+    // Read first: the peer address is gone from a socket the client has closed meanwhile.
+    const client = clientKey(clientAddress(req, config.trustProxy));
     const q = url.searchParams;
     const installationId = q.get('installationId') ?? '';
     const code = q.get('code');
@@ -180,12 +183,21 @@ export function createServer(deps: ServerDeps): IntegrationServer {
     if (!isUuid(installationId)) return bad('The installation id is missing or malformed.');
     if (!isSlug(orgSlug)) return bad('The organization is missing or malformed.');
     if (code !== null && !looksLikeGrantCode(code)) return bad('The installation code is malformed.');
-    if (state !== null) {
-      const check = states.verify(state);
-      if (check !== 'ok') return bad(`The installation link is not valid (${check} state). Start the installation again.`);
-    }
     const ilog = log.child({ installation: installationId });
     try {
+      // Limited before the state is checked (a refused request must not spend a valid state); a
+      // reload after a completed install calls nobody, so it is never limited.
+      const waitMs = code === null ? 0 : setupFailures.retryAfterMs(client);
+      if (waitMs > 0 && (await store.get(installationId))?.status !== 'active') {
+        const seconds = Math.ceil(waitMs / 1000);
+        ilog.warn('setup refused: too many failed code exchanges from this address', { retryAfterS: seconds });
+        res.setHeader('retry-after', String(seconds));
+        return sendPage(res, 429, 'Too many failed installations', `Too many installation codes from this address were refused. Try again in ${seconds} s; if the installation link has expired by then, start the installation again from Sentry.`);
+      }
+      if (state !== null) {
+        const check = states.verify(state);
+        if (check !== 'ok') return bad(`The installation link is not valid (${check} state). Start the installation again.`);
+      }
       if (code === null) {
         // Sentry sometimes omits the code (getsentry/sentry#71440): fine if the webhook already completed the install.
         const record = await store.get(installationId);
@@ -196,26 +208,24 @@ export function createServer(deps: ServerDeps): IntegrationServer {
         res.end();
         return;
       }
-      // Behind a reverse proxy every browser shares the proxy's address: the limit is then global.
-      const client = req.socket.remoteAddress ?? '';
-      const waitMs = setupFailures.retryAfterMs(client);
-      if (waitMs > 0) {
-        const seconds = Math.ceil(waitMs / 1000);
-        ilog.warn('setup refused: too many failed code exchanges from this address', { retryAfterS: seconds });
-        res.setHeader('retry-after', String(seconds));
-        return sendPage(res, 429, 'Too many failed installations', `Too many installation codes from this address were refused. Try again in ${seconds} s.`);
+      const settle = setupFailures.begin(client);
+      let refused = false;
+      let result: Awaited<ReturnType<Installer['complete']>>;
+      try {
+        result = await track(installer.complete({ installationId, code, orgSlug, ...(state ? { state } : {}), source: 'setup' }));
+      } catch (error) {
+        refused = error instanceof InstallError && error.kind === 'grant';
+        throw error;
+      } finally {
+        settle(refused);
       }
-      const result = await track(installer.complete({ installationId, code, orgSlug, ...(state ? { state } : {}), source: 'setup' }));
       ilog.info('setup complete', { outcome: result.outcome, verified: result.record.verified });
       res.writeHead(302, { location: redirectTarget(result.record.orgSlug, result.appSlug), 'cache-control': 'no-store' });
       res.end();
     } catch (error) {
       if (error instanceof InstallError) {
         ilog.warn('setup failed', { kind: error.kind, error: error.message, detail: error.detail });
-        if (error.kind === 'grant') {
-          setupFailures.fail(req.socket.remoteAddress ?? '');
-          return sendPage(res, 400, 'Installation failed', `${error.message}. Reinstall the integration from Sentry.`);
-        }
+        if (error.kind === 'grant') return sendPage(res, 400, 'Installation failed', `${error.message}. Reinstall the integration from Sentry.`);
         if (error.kind === 'gone') return sendPage(res, 400, 'Installation removed', 'The integration was uninstalled meanwhile.');
         return sendPage(res, 502, 'Sentry did not answer as expected', `${error.message}. Reload this page to retry.`);
       }
@@ -352,7 +362,7 @@ export function createServer(deps: ServerDeps): IntegrationServer {
 
   async function handleHealth(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const access = healthAccess(req);
-    if (access === 'refused') return sendJson(res, 401, { error: 'invalid HEALTHZ_TOKEN bearer' }, { 'www-authenticate': 'Bearer' });
+    if (access === 'refused') return sendJson(res, 401, { error: 'invalid HEALTHZ_TOKEN bearer' }, { 'www-authenticate': 'Bearer', 'cache-control': 'no-store' });
     try {
       const body = await healthBody();
       // Without credentials a probe still learns what a load balancer needs: the status and `ok`.
