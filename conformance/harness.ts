@@ -701,7 +701,9 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   const clientSecret = options.clientSecret ?? (remote ? REMOTE_DEFAULTS.clientSecret : randomBytes(32).toString('hex'));
 
   const closers: Array<() => Promise<void>> = [];
-  const close = async () => { for (const c of closers.reverse()) await c().catch(() => {}); };
+  // Once: an interrupt may close the session while the run's own `finally` closes it too.
+  let closing: Promise<void> | undefined;
+  const close = () => closing ??= (async () => { for (const c of [...closers].reverse()) await c().catch(() => {}); })();
   try {
     const po = await startPushoverEmulator({ port: options.pushoverPort ?? 0 });
     closers.push(() => po.close());

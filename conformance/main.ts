@@ -250,8 +250,11 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`conformance: grading ${label} — ${cases.length} cases${args.strict ? ', strict' : ''}`);
     opening = openSession(options);
     session = await opening;
+    // Interrupted meanwhile: the handler closes the session and exits; no case runs against it.
+    if (interruptedBy) return 2;
     try {
       suite = await runCases(session, cases, { strict: args.strict, expectedFailures }, (r) => {
+        if (interruptedBy) return; // cases failing because the implementation was stopped are not results
         console.log(caseLine(r));
         if (r.verdict === 'fail' || r.verdict === 'warn' || (args.verbose && r.verdict === 'expected')) console.log(failureDetails(r, args.verbose));
       });
@@ -266,6 +269,7 @@ export async function run(argv: string[]): Promise<number> {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
   }
+  if (interruptedBy) return 2; // nor is a summary or a report of them
   console.log(summary(suite));
   for (const r of args.reports) {
     const text = r.kind === 'json' ? jsonReport(suite, { target: label }) : junitReport(suite);

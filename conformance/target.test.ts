@@ -2,7 +2,7 @@
  * Reaching the implementation under test: a target that listens on the wrong port, never answers,
  * crashes or cuts connections is diagnosed case by case, not reported as a harness error or a hang.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { existsSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { openSession, runCase, type ConformanceCase, type Session } from './harness.ts';
-import { freePort, waitForHttp } from './target.ts';
+import { execTarget, freePort, waitForHttp, type ContractEnv } from './target.ts';
 import { tempDir, tsRunner } from '../src/testing/runtime.ts';
 
 describe('waitForHttp says what it saw', { timeout: 20_000 }, () => {
@@ -82,32 +82,75 @@ describe('an implementation that crashes or cuts connections', { timeout: 60_000
   });
 });
 
-// Answers the readiness probe, writes its pid, then never answers anything else (a case stays busy).
+// Ignores SIGTERM; started under a shell that does not exec it (as `npm start` or `cd x && node s.js` would).
+const STUBBORN = `
+import { createServer } from 'node:http';
+import { writeFileSync } from 'node:fs';
+process.on('SIGTERM', () => {});
+writeFileSync(process.env.STUBBORN_PID_FILE, String(process.pid));
+createServer((req, res) => res.end('up')).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+describe('stopping an implementation whose shell does not exec it', { timeout: 30_000 }, () => {
+  it('the shell dies on SIGTERM, the server under it ignores it: the group is SIGKILLed after killAfterMs', async () => {
+    const dir = await tempDir('sik-stubborn-');
+    const pidFile = join(dir.path, 'pid');
+    try {
+      const file = join(dir.path, 'stubborn.mjs');
+      await writeFile(file, STUBBORN);
+      const port = await freePort();
+      const env = { PORT: String(port), STUBBORN_PID_FILE: pidFile } as unknown as ContractEnv;
+      const target = execTarget({ command: `${tsRunner(file).map((a) => `'${a}'`).join(' ')}; true`, env, killAfterMs: 300 });
+      await target.start();
+      await target.stop();
+      // Gone, not merely orphaned: its port is closed (even a zombie holds no socket any more).
+      await assert.rejects(waitForHttp(`http://127.0.0.1:${port}`, 100), /connection refused/);
+    } finally {
+      // Should this fail, the server must not outlive the test (it would hold the runner's pipes open).
+      const pid = Number(await readFile(pidFile, 'utf8').catch(() => '0'));
+      if (pid > 0) try { process.kill(pid, 'SIGKILL'); } catch { /* gone, as it should be */ }
+      await dir.remove();
+    }
+  });
+});
+
+// Writes its pid and DATA_DIR. With STUCK_LISTEN=1 it then answers the readiness probe and nothing
+// else (a case stays busy; `<pid file>.busy` says one is); without, it never listens (the harness
+// stays in its start-up wait).
 const STUCK = `
 import { createServer } from 'node:http';
 import { writeFileSync } from 'node:fs';
-createServer((req, res) => { if (req.url === '/') res.end('up'); }).listen(Number(process.env.PORT), '127.0.0.1', () => {
-  writeFileSync(process.env.STUCK_PID_FILE, JSON.stringify({ pid: process.pid, dataDir: process.env.DATA_DIR }));
-});
+const note = () => writeFileSync(process.env.STUCK_PID_FILE, JSON.stringify({ pid: process.pid, dataDir: process.env.DATA_DIR }));
+if (process.env.STUCK_LISTEN === '1') {
+  createServer((req, res) => {
+    if (req.url === '/') res.end('up');
+    else writeFileSync(process.env.STUCK_PID_FILE + '.busy', req.url); // a case is waiting on it now
+  }).listen(Number(process.env.PORT), '127.0.0.1', note);
+} else {
+  note();
+  setInterval(() => {}, 60_000);
+}
 `;
 
 describe('an interrupted run', { timeout: 60_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
   let implPid = 0;
-  after(async () => {
+  afterEach(async () => {
     if (implPid) { try { process.kill(implPid, 'SIGKILL'); } catch { /* gone, as it should be */ } }
+    implPid = 0;
     await dir?.remove();
   });
 
-  it('Ctrl-C (SIGINT) stops the implementation too, and exits 130', async () => {
+  /** Runs the harness on STUCK, sends SIGINT once the implementation has started, and checks what is left. */
+  async function interrupt(listen: boolean, extraArgs: string[] = []): Promise<string> {
     dir = await tempDir('sik-stuck-');
     const script = join(dir.path, 'stuck.mjs');
     const pidFile = join(dir.path, 'pid');
     await writeFile(script, STUCK);
     const root = fileURLToPath(new URL('..', import.meta.url));
     const [cmd, ...args] = tsRunner(join(root, 'src/cli.ts'));
-    const harness = spawn(cmd as string, [...args, 'conformance', '--exec', `exec ${tsRunner(script).map((a) => `'${a}'`).join(' ')}`, '--only', 'INR-001'], {
-      cwd: root, env: { ...process.env, STUCK_PID_FILE: pidFile }, stdio: ['ignore', 'pipe', 'pipe'],
+    const harness = spawn(cmd as string, [...args, 'conformance', '--exec', `exec ${tsRunner(script).map((a) => `'${a}'`).join(' ')}`, '--only', 'INR-001', ...extraArgs], {
+      cwd: root, env: { ...process.env, STUCK_PID_FILE: pidFile, STUCK_LISTEN: listen ? '1' : '0' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let printed = '';
     harness.stdout.on('data', (c: Buffer) => { printed += c.toString(); });
@@ -126,7 +169,8 @@ describe('an interrupted run', { timeout: 60_000 }, () => {
       if (written) ({ pid: implPid, dataDir } = JSON.parse(written) as { pid: number; dataDir: string });
       return implPid > 0;
     });
-    await until('the first case to begin', () => printed.includes('conformance: grading'));
+    await until('the run to begin', () => printed.includes('conformance: grading'));
+    if (listen) await until('a case to wait on the implementation', () => existsSync(`${pidFile}.busy`));
     // process.kill, not harness.kill: Deno's ChildProcess reports a child it signalled as killed, whatever its exit code.
     process.kill(harness.pid as number, 'SIGINT');
     assert.equal(await exited, 130, printed);
@@ -138,5 +182,24 @@ describe('an interrupted run', { timeout: 60_000 }, () => {
     implPid = 0;
     assert.match(dataDir, /sik-conformance-/);
     assert.equal(existsSync(dataDir), false, `DATA_DIR ${dataDir} was left behind`);
+    return printed;
+  }
+
+  it('Ctrl-C (SIGINT) stops the implementation too, and exits 130', async () => {
+    const printed = await interrupt(true);
+    // The case that was running fails only because we stopped the implementation: not a result.
+    assert.doesNotMatch(printed, /INR-001|cases: /);
+  });
+
+  it('Ctrl-C while the implementation is still starting: stopped, DATA_DIR removed, no error, summary or report', async () => {
+    const reportDir = await tempDir('sik-stuck-report-');
+    try {
+      const report = join(reportDir.path, 'report.json');
+      const printed = await interrupt(false, ['--report', 'json', report]);
+      assert.doesNotMatch(printed, /before answering HTTP|never answered|cases: |CONFORMANT/);
+      assert.equal(existsSync(report), false, 'a report was written for an interrupted run');
+    } finally {
+      await reportDir.remove();
+    }
   });
 });

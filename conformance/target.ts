@@ -60,26 +60,63 @@ export class TargetStartError extends Error {
   }
 }
 
-/** Implementation processes started by {@link execTarget} that have not exited yet. */
-const live = new Set<ChildProcess>();
+/** Implementation process groups started by {@link execTarget} and not stopped yet: leader → its exit. */
+const live = new Map<ChildProcess, Promise<void>>();
+/** Set once the run is interrupted: no implementation starts after that. */
+let interrupted = false;
 
 /**
- * Stops every implementation process group started by {@link execTarget} that still runs: SIGTERM,
- * then SIGKILL after `killAfterMs`, and resolves once each has exited. They are detached (own process
- * group), so a Ctrl-C in the terminal reaches the harness but not them: the harness calls this when it
- * is interrupted. Waiting matters: a harness that exited at once left each one to die as an orphan,
- * a zombie until some init reaped it, still holding its pid (and, until then, its place in `ps`).
+ * Stops every implementation process group started by {@link execTarget} (see {@link stopGroup}) and
+ * refuses to start new ones. They are detached (own process group), so a Ctrl-C in the terminal
+ * reaches the harness but not them: the harness calls this when it is interrupted. Waiting matters: a
+ * harness that exited at once left each one to die as an orphan, a zombie until some init reaped it.
  *
  * @example
  * process.once('SIGINT', () => { void stopAllTargets().finally(() => process.exit(130)); });
  */
 export async function stopAllTargets(killAfterMs = 5_000): Promise<void> {
-  await Promise.all([...live].map((proc) => new Promise<void>((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-    const timer = setTimeout(() => signal(proc, 'SIGKILL'), killAfterMs);
-    proc.once('exit', () => { clearTimeout(timer); resolve(); });
+  interrupted = true;
+  await Promise.all([...live].map(([proc, exited]) => stopGroup(proc, exited, killAfterMs)));
+}
+
+/** Whether any process of the group led by `proc` still exists (signal 0 to the group). */
+function groupAlive(proc: ChildProcess): boolean {
+  if (proc.pid === undefined) return false;
+  try {
+    process.kill(-proc.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever is first, leaving no timer behind. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); })]);
+  clearTimeout(timer);
+}
+
+/**
+ * SIGTERM to the process group, then SIGKILL to it once `killAfterMs` has passed with any of it still
+ * there; resolves when the leader has exited. The group can outlive its leader: `sh -c 'npm start'`
+ * dies on SIGTERM while the server under it may ignore it, and would hold the port as an orphan.
+ */
+async function stopGroup(proc: ChildProcess, exited: Promise<void>, killAfterMs: number): Promise<void> {
+  const deadline = Date.now() + killAfterMs;
+  let leaderDone = false;
+  void exited.then(() => { leaderDone = true; });
+  await Promise.resolve(); // an exit already seen is noted before the first look
+  const running = () => !leaderDone || groupAlive(proc);
+  if (running()) {
     signal(proc, 'SIGTERM');
-  })));
+    await within(exited, killAfterMs);
+    // No event tells when the rest of a group is gone: look every 20 ms until the deadline.
+    while (running() && Date.now() < deadline) await within(new Promise(() => {}), 20);
+    if (running()) signal(proc, 'SIGKILL');
+  }
+  await exited;
+  live.delete(proc);
 }
 
 /** Keeps at most this much output (the leak check reads all of it). */
@@ -112,6 +149,7 @@ export function execTarget(options: ExecOptions): Target {
   let output = '';
   let exitNote = '';
   let stopping = false;
+  let started: ChildProcess | undefined;
 
   const record = (chunk: Buffer | string) => {
     const text = chunk.toString();
@@ -120,6 +158,7 @@ export function execTarget(options: ExecOptions): Target {
   };
 
   async function start(): Promise<void> {
+    if (interrupted) throw new TargetStartError('the run was interrupted');
     exitNote = '';
     stopping = false;
     const proc = spawn('sh', ['-c', options.command], {
@@ -129,23 +168,22 @@ export function execTarget(options: ExecOptions): Target {
       detached: true,
     });
     child = proc;
-    live.add(proc);
+    started = proc;
     proc.stdout?.on('data', record);
     proc.stderr?.on('data', record);
     exited = new Promise((resolve) => {
       proc.once('exit', (code, signal) => {
-        live.delete(proc);
         exitNote = `process exited (${signal ?? `code ${code}`})`;
         if (child === proc) child = undefined;
         resolve();
       });
       proc.once('error', (error) => {
-        live.delete(proc);
         exitNote = `could not start: ${error.message}`;
         if (child === proc) child = undefined;
         resolve();
       });
     });
+    live.set(proc, exited);
     const gone = exited.then(() => 'exited' as const);
     try {
       const outcome = await Promise.race([waitForHttp(url, readyTimeoutMs, `listen on 127.0.0.1:$PORT (PORT=${options.env.PORT})`), gone]);
@@ -159,16 +197,8 @@ export function execTarget(options: ExecOptions): Target {
 
   async function stop(): Promise<void> {
     stopping = true;
-    const proc = child;
-    if (!proc || proc.exitCode !== null) return;
-    signal(proc, 'SIGTERM');
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const killed = new Promise<void>((resolve) => {
-      timer = setTimeout(() => { signal(proc, 'SIGKILL'); resolve(); }, killAfterMs);
-    });
-    await Promise.race([exited, killed]);
-    clearTimeout(timer);
-    await exited;
+    // The last one started, even when its leader has exited on its own: the rest of its group may not have.
+    if (started) await stopGroup(started, exited, killAfterMs);
   }
 
   return {
