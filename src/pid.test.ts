@@ -115,20 +115,36 @@ describe('pidAlive', () => {
     }
     const probe = spawnSync('unshare', ['--pid', '--fork', 'true']);
     if (probe.error || probe.status !== 0) return t.diagnostic('unshare --pid is not allowed here: the foreign-/proc case cannot be built');
-    // A new pid namespace without its own /proc mount: the runtime is pid 1 there, /proc/self is not.
+    // A new pid namespace without its own /proc mount: the runtime is pid 1 there, /proc/self is not,
+    // and /proc/<n> is whatever process has number n out here.
     const dir = await tempDir('sik-pidns-');
     try {
       const script = join(dir.path, 'probe.ts');
       const pidModule = new URL('./pid.ts', import.meta.url).href;
       writeFileSync(script, `import { isZombie, procIsOurs } from ${JSON.stringify(pidModule)};\n`
-        + `console.log(JSON.stringify({ pid: process.pid, procIsOurs: procIsOurs(), selfZombie: isZombie(process.pid) }));\n`);
+        + `const stranger = Number(process.env.HOST_ZOMBIE);\n`
+        + `console.log(JSON.stringify({ pid: process.pid, procIsOurs: procIsOurs(), strangerZombie: stranger > 0 && isZombie(stranger) }));\n`);
       const [command, ...args] = tsRunner(script);
-      const run = spawnSync('unshare', ['--pid', '--fork', command!, ...args], { encoding: 'utf8', timeout: 25_000 });
-      assert.equal(run.status, 0, run.stderr);
-      const seen = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
-      assert.equal(seen.pid, 1, 'the runtime is pid 1 of its new namespace');
-      assert.equal(seen.procIsOurs, false);
-      assert.equal(seen.selfZombie, false);
+      const probeWith = (hostZombie: number) => {
+        const run = spawnSync('unshare', ['--pid', '--fork', command!, ...args], {
+          encoding: 'utf8', timeout: 25_000, env: { ...process.env, HOST_ZOMBIE: String(hostZombie) },
+        });
+        assert.equal(run.status, 0, run.stderr);
+        return JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { pid: number; procIsOurs: boolean; strangerZombie: boolean };
+      };
+      const ran = await withExitedChild(async (zombie) => {
+        for (let i = 0; i < 500 && !isZombie(zombie); i++) await new Promise((r) => setTimeout(r, 10));
+        assert.equal(isZombie(zombie), true, 'a zombie out here');
+        const seen = probeWith(zombie);
+        assert.equal(seen.pid, 1, 'the runtime is pid 1 of its new namespace');
+        assert.equal(seen.procIsOurs, false);
+        // In there, that number names some other process (or none): its /proc entry must not be read.
+        assert.equal(seen.strangerZombie, false, 'a foreign /proc entry was read as one of ours');
+      });
+      if (!ran) {
+        t.diagnostic('no perl: only the guard itself is checked, not a stranger\'s zombie');
+        assert.equal(probeWith(0).procIsOurs, false);
+      }
     } finally {
       await dir.remove();
     }
