@@ -418,12 +418,14 @@ export function createServer(deps: ServerDeps): IntegrationServer {
   // Node names each refused connection ('drop'; Deno closes them silently): one warning per 10 s.
   let droppedSinceWarning = 0;
   let lastDropWarning = -Infinity;
-  server.on('drop', () => {
-    droppedSinceWarning++;
-    if (clock.now() - lastDropWarning < 10_000) return;
+  const warnDropped = () => {
     logger.warn('connections refused: MAX_CONNECTIONS reached', { maxConnections: config.maxConnections, refused: droppedSinceWarning });
     lastDropWarning = clock.now();
     droppedSinceWarning = 0;
+  };
+  server.on('drop', () => {
+    droppedSinceWarning++;
+    if (clock.now() - lastDropWarning >= 10_000) warnDropped();
   });
   server.headersTimeout = headersTimeout;
   server.requestTimeout = requestTimeout;
@@ -477,6 +479,7 @@ export function createServer(deps: ServerDeps): IntegrationServer {
         clearInterval(sweeper);
         await app.idle();
         await store.close();
+        if (droppedSinceWarning) warnDropped(); // the refusals since the last warning, not lost at exit
         logger.info('stopped');
       })();
       return closing;
