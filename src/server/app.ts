@@ -209,16 +209,12 @@ export function createServer(deps: ServerDeps): IntegrationServer {
         return;
       }
       const settle = setupFailures.begin(client);
-      let refused = false;
-      let result: Awaited<ReturnType<Installer['complete']>>;
-      try {
-        result = await track(installer.complete({ installationId, code, orgSlug, ...(state ? { state } : {}), source: 'setup' }));
-      } catch (error) {
-        refused = error instanceof InstallError && error.kind === 'grant';
-        throw error;
-      } finally {
-        settle(refused);
-      }
+      const result = await track(installer.complete({ installationId, code, orgSlug, ...(state ? { state } : {}), source: 'setup' }))
+        .catch((error: unknown) => {
+          settle(error instanceof InstallError && error.kind === 'grant');
+          throw error;
+        });
+      settle(false);
       ilog.info('setup complete', { outcome: result.outcome, verified: result.record.verified });
       res.writeHead(302, { location: redirectTarget(result.record.orgSlug, result.appSlug), 'cache-control': 'no-store' });
       res.end();
