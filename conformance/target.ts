@@ -112,7 +112,7 @@ async function stopGroup(proc: ChildProcess, exited: Promise<void>, killAfterMs:
     signal(proc, 'SIGTERM');
     await within(exited, killAfterMs);
     // No event tells when the rest of a group is gone: look every 20 ms until the deadline.
-    while (running() && Date.now() < deadline) await within(new Promise(() => {}), 20);
+    while (running() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     if (running()) signal(proc, 'SIGKILL');
   }
   await exited;
