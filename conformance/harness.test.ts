@@ -12,7 +12,7 @@ import type { SentryEmulator } from './emulator/types.ts';
 import { parseConformanceArgs, remoteEnvText, run } from './main.ts';
 import { junitReport } from './report/junit.ts';
 import { jsonReport } from './report/json.ts';
-import { failureDetails, summary } from './report/console.ts';
+import { failureDetails, lineMarker, summary } from './report/console.ts';
 import { catalogue, DOC_PATH, withCatalogue } from '../scripts/gen-conformance-docs.ts';
 import { tempDir } from '../src/testing/runtime.ts';
 
@@ -254,5 +254,14 @@ describe('reports', () => {
     assert.equal(parsed.results.length, 3);
     assert.equal(parsed.exitCode, 1);
     assert.match(summary(suite), /NOT CONFORMANT/);
+  });
+});
+
+describe('--verbose output marker', () => {
+  it('marks every line once, also across chunks that split lines', () => {
+    const mark = lineMarker('  | ');
+    const out = ['Trace', 'back (most recent call last):\n  File "app.py"', ', line 3\nKeyError: ', "'code'\n", '\n', 'done\n'].map(mark).join('');
+    assert.equal(out, '  | Traceback (most recent call last):\n  |   File "app.py", line 3\n  | KeyError: \'code\'\n  | \n  | done\n');
+    assert.equal(mark(''), '');
   });
 });

@@ -20,7 +20,7 @@ import { offsetClock, type OffsetClock } from '../src/clock.ts';
 import { startSentryEmulator } from './emulator/index.ts';
 import type { SentryEmulator, RecordedRequest, DeliveryRecord } from './emulator/types.ts';
 import { startPushoverEmulator, type PushoverFault } from './pushover.ts';
-import { execTarget, freePort, remoteTarget, tail, type ContractEnv, type Target } from './target.ts';
+import { execTarget, freePort, remoteTarget, tail, TargetStartError, type ContractEnv, type Target } from './target.ts';
 
 /** Areas, one file each under conformance/cases/. */
 export const AREAS = [
@@ -700,6 +700,10 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   const clientId = options.clientId ?? (remote ? REMOTE_DEFAULTS.clientId : `sik-${randomBytes(8).toString('hex')}`);
   const clientSecret = options.clientSecret ?? (remote ? REMOTE_DEFAULTS.clientSecret : randomBytes(32).toString('hex'));
 
+  // Known before anything starts, so the implementation's output is masked from its first line on
+  // (--verbose echoes it live; a failed start quotes its last lines).
+  const secrets = new SecretBook();
+  secrets.add('client secret', clientSecret);
   const closers: Array<() => Promise<void>> = [];
   // Once: an interrupt may close the session while the run's own `finally` closes it too.
   let closing: Promise<void> | undefined;
@@ -707,6 +711,8 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   try {
     const po = await startPushoverEmulator({ port: options.pushoverPort ?? 0 });
     closers.push(() => po.close());
+    secrets.add('Pushover token', po.token);
+    secrets.add('Pushover user key', po.user);
     const clock = offsetClock();
     const sentry = await startSentryEmulator({
       port: options.sentryPort ?? 0, clock,
@@ -727,12 +733,11 @@ export async function openSession(options: SessionOptions): Promise<Session> {
     };
     const target = remote
       ? remoteTarget(targetBase)
-      : execTarget({ command: options.exec as string, env, cwd: options.cwd, onOutput: options.onOutput });
+      : execTarget({
+        command: options.exec as string, env, cwd: options.cwd,
+        ...(options.onOutput ? { onOutput: (chunk: string) => options.onOutput!(secrets.redact(chunk)) } : {}),
+      });
     closers.push(() => target.stop());
-    const secrets = new SecretBook();
-    secrets.add('client secret', clientSecret);
-    secrets.add('Pushover token', po.token);
-    secrets.add('Pushover user key', po.user);
     await target.start();
     const pushover: PushoverView = {
       url: po.url, token: po.token, user: po.user,
@@ -744,6 +749,8 @@ export async function openSession(options: SessionOptions): Promise<Session> {
     return { clock, sentry, pushover, target, settings, secrets, env, close };
   } catch (error) {
     await close();
+    // A failed start quotes the implementation's last output, which may print what it was given.
+    if (error instanceof TargetStartError) throw new TargetStartError(secrets.redact(error.message));
     throw error;
   }
 }

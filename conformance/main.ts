@@ -18,7 +18,7 @@ import {
   DEFAULT_SETTINGS, REMOTE_DEFAULTS, openSession, parseBaseline, runCases, selectCases, type Session,
   type SessionOptions, type SuiteResult,
 } from './harness.ts';
-import { caseLine, failureDetails, summary } from './report/console.ts';
+import { caseLine, failureDetails, lineMarker, summary } from './report/console.ts';
 import { jsonReport } from './report/json.ts';
 import { junitReport } from './report/junit.ts';
 import { PUSHOVER_EMULATOR_TOKEN, PUSHOVER_EMULATOR_USER } from './pushover.ts';
@@ -223,7 +223,7 @@ export async function run(argv: string[]): Promise<number> {
     exec, targetUrl: args.target, sentryPort: args.sentryPort, pushoverPort: args.pushoverPort,
     clientId: args.clientId, clientSecret: args.clientSecret, setupPath: args.setupPath, webhookPath: args.webhookPath,
     pushoverRetryMinMs: args.retryMinMs, waitMs: args.waitMs, cwd: ROOT,
-    onOutput: args.verbose ? (chunk) => process.stderr.write(`  | ${chunk}`) : undefined,
+    onOutput: args.verbose ? ((mark) => (chunk: string) => process.stderr.write(mark(chunk)))(lineMarker('  | ')) : undefined,
   };
   let suite: SuiteResult;
   // Ctrl-C reaches the harness but not the implementation (its own process group): stop it and wait

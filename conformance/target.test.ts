@@ -82,6 +82,23 @@ describe('an implementation that crashes or cuts connections', { timeout: 60_000
   });
 });
 
+describe('the implementation\'s output is masked', { timeout: 30_000 }, () => {
+  it('a failed start quotes its last output with the secrets it was given masked; --verbose\'s echo is masked too', async () => {
+    const secret = 'f00dfeed'.repeat(8);
+    const echoed: string[] = [];
+    const error = await openSession({
+      exec: 'echo "secret=$SENTRY_CLIENT_SECRET token=$PUSHOVER_TOKEN"; exit 3', clientSecret: secret,
+      onOutput: (chunk) => echoed.push(chunk),
+    }).then(() => undefined, (e: unknown) => e as Error);
+    assert.ok(error, 'the start failed');
+    assert.match(error.message, /process exited \(code 3\)/);
+    assert.match(error.message, /secret=\[client secret …feed\] token=\[Pushover token …\w{4}\]/);
+    assert.ok(!error.message.includes(secret));
+    assert.match(echoed.join(''), /secret=\[client secret …feed\]/);
+    assert.ok(!echoed.join('').includes(secret));
+  });
+});
+
 // Ignores SIGTERM; started under a shell that does not exec it (as `npm start` or `cd x && node s.js` would).
 const STUBBORN = `
 import { createServer } from 'node:http';

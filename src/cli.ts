@@ -40,6 +40,13 @@ async function main(argv: string[]): Promise<number> {
   return command.run(args);
 }
 
+// `… | head` closes the pipe early: that is the reader's choice, not an error (Node threw EPIPE with a
+// stack trace). Deno stops writing quietly by itself.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(process.exitCode ?? 0);
+});
+
 const status = await main(process.argv.slice(2));
 // A server command resolves only when it has shut down; anything else exits with its status.
 process.exitCode = status;

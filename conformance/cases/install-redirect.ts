@@ -25,9 +25,9 @@ export default defineCases([
   },
   {
     id: 'INR-002', area: 'install-redirect', level: 'MUST',
-    title: 'redirect then installation.created with the same code: one successful exchange, install usable',
+    title: 'redirect, then installation.created: acknowledged, one exchange, install usable',
     clause: { section: `${SEC1} "Same code twice"`, url: DOCS.publicIntegration },
-    requirement: 'The redirect and installation.created carry the same single-use code; whichever is exchanged first wins and the other must not break the installation.',
+    requirement: 'installation.created arrives after the redirect has exchanged the code; the emulator then sends it without `data.installation.code` (it is only included while unexchanged), so a handler must not require the field. The webhook must be acknowledged and the installation stay usable. (The same code arriving twice is INW-00x: webhook first, then the redirect.)',
     async run(ctx) {
       const inst = await installFresh(ctx, { order: 'redirect-then-webhook' });
       expectAcked(ctx, inst.webhookStatus, 'installation.created after the redirect was not acknowledged with 2xx');

@@ -79,3 +79,22 @@ export function summary(suite: SuiteResult): string {
 function pad(n: number, width = 4): string {
   return String(n).padStart(width);
 }
+
+/**
+ * Marks every line of a stream that arrives in chunks (the implementation's output under --verbose)
+ * with `prefix`, also when a chunk ends or starts in the middle of a line.
+ *
+ * @example
+ * const mark = lineMarker('  | ');
+ * mark('a\nb'); // '  | a\n  | b'
+ * mark('c\n');  // 'c\n' (the rest of line b)
+ */
+export function lineMarker(prefix: string): (chunk: string) => string {
+  let atLineStart = true;
+  return (chunk) => {
+    if (!chunk) return '';
+    const marked = (atLineStart ? prefix : '') + chunk.replace(/\n(?=[^])/g, `\n${prefix}`);
+    atLineStart = chunk.endsWith('\n');
+    return marked;
+  };
+}
