@@ -82,9 +82,14 @@ describe('start command', () => {
     assert.equal(await noUser.exited, 2);
     assert.match(noUser.stderr(), /PUSHOVER_USER/);
     assert.doesNotMatch(noUser.stderr(), /PUSHOVER_TOKEN is required/);
-    for (const child of [noId, noPushover, noUser]) {
+    // Production settings without the credentials (a lost or empty secret): not a quiet sandbox.
+    const lostSecret = startServe({ PORT: '0', DATA_DIR: `${dir.path}/p4`, SENTRY_CLIENT_SECRET: '', PUSHOVER_TOKEN: KEY_A, PUSHOVER_USER: KEY_B, SENTRY_APP_SLUG: 'my-app' });
+    assert.equal(await lostSecret.exited, 2);
+    assert.match(lostSecret.stderr(), /SENTRY_CLIENT_ID and SENTRY_CLIENT_SECRET are required: SENTRY_APP_SLUG, PUSHOVER_TOKEN, PUSHOVER_USER are set, which only production uses/);
+    assert.equal(existsSync(`${dir.path}/p4`), false, 'the sandbox did not start in that DATA_DIR');
+    for (const child of [noId, noPushover, noUser, lostSecret]) {
       for (const text of [child.stdout(), child.stderr()]) {
-        assert.ok(!text.includes(secret) && !text.includes(KEY_A), 'no secret in the output');
+        assert.ok(!text.includes(secret) && !text.includes(KEY_A) && !text.includes(KEY_B), 'no secret in the output');
       }
     }
   });
