@@ -11,7 +11,7 @@ import { JOURNAL_FILE } from '../outbox/outbox.ts';
 import { codePointLength } from '../pushover/limits.ts';
 import { IN_DOUBT_REASON } from './deliver.ts';
 import { deadLettersCommand } from '../outbox/cli.ts';
-import { inDoubtPolicyFromEnv, openPipeline, PipelineEnvError, RESENT_MSG, type Pipeline } from './pipeline.ts';
+import { inDoubtPolicyFromEnv, onOff, openPipeline, PipelineEnvError, RESENT_MSG, type Pipeline } from './pipeline.ts';
 import { openServePipeline } from './serve.ts';
 import { startPipelineStack, type PipelineStack } from './harness.ts';
 import { issueData, signedWebhook } from './testing.ts';
@@ -402,12 +402,14 @@ describe('issue webhook → outbox → Sentry API → Pushover, end to end', () 
     await s.waitFor(() => messagesFor(s, id, issueId).length === 1, 'the replayed send');
   });
 
-  it('NOTIFY_IN_DOUBT with another value is a configuration error naming the variable (serve exits 2)', T, async () => {
+  it('NOTIFY_IN_DOUBT and NOTIFY_HTML with another value are configuration errors naming the variable (serve exits 2)', T, async () => {
     const s = await fresh({ startWorker: false });
     for (const bad of ['resent', 'at-most-once', 'dead_letter']) {
       await assert.rejects(restartOn(s, join(s.stack.dataDir, 'x'), { NOTIFY_IN_DOUBT: bad }), (e: Error) => e instanceof PipelineEnvError && e.message === 'NOTIFY_IN_DOUBT must be one of resend, dead-letter');
     }
     await assert.rejects(openServePipeline({ config: s.stack.config, env: { PUSHOVER_TOKEN: PUSHOVER_EMULATOR_TOKEN, PUSHOVER_USER: PUSHOVER_EMULATOR_USER, NOTIFY_IN_DOUBT: 'x' }, store: s.stack.store, api: s.stack.api, tokens: () => s.stack.app.tokens }), ConfigError);
+    await assert.rejects(restartOn(s, join(s.stack.dataDir, 'y'), { NOTIFY_HTML: 'perhaps' }), (e: Error) => e instanceof PipelineEnvError && /^NOTIFY_HTML must be on or off .*got "perhaps"/.test(e.message));
+    assert.deepEqual(['On', ' yes ', '1', 'false', 'NO', '0', '', undefined].map((v) => onOff({ NOTIFY_HTML: v }, 'NOTIFY_HTML', true)), [true, true, true, false, false, false, true, true]);
     assert.equal(inDoubtPolicyFromEnv({ NOTIFY_IN_DOUBT: ' Dead-Letter ' }), 'dead-letter');
     assert.equal(inDoubtPolicyFromEnv({ NOTIFY_IN_DOUBT: '' }), 'resend');
     assert.equal(inDoubtPolicyFromEnv({}), 'resend');

@@ -145,6 +145,15 @@ export class PipelineEnvError extends Error {
   }
 }
 
+/** An on/off variable: unset or blank → `fallback`; true/false, 1/0, yes/no, on/off; anything else is an error. */
+export function onOff(env: Record<string, string | undefined>, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new PipelineEnvError(`${name} must be on or off (true/false, 1/0, yes/no), got ${JSON.stringify(env[name])}`);
+}
+
 function positiveInt(env: Record<string, string | undefined>, name: string, fallback: number): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
@@ -182,7 +191,7 @@ export async function openPipeline(options: PipelineOptions): Promise<Pipeline> 
   const log = options.logger ?? silentLogger;
   const events = parseNotifyEvents(env.NOTIFY_EVENTS);
   const concurrency = positiveInt(env, 'NOTIFY_CONCURRENCY', 2);
-  const html = ['1', 'true', 'yes', 'on'].includes((env.NOTIFY_HTML ?? '').trim().toLowerCase());
+  const html = onOff(env, 'NOTIFY_HTML', false);
   const onInDoubt = inDoubtPolicyFromEnv(env);
   const inDoubt = { resent: 0, deadLettered: 0 };
   const pushoverOptions: PushoverClientOptions = {

@@ -273,15 +273,15 @@ describe('Pushover client: configuration', () => {
 
   it('rejects malformed keys with a clear error that never contains the key', () => {
     for (const [opts, pattern] of [
-      [{ token: `${token} `, user }, /app token must be 30 characters of \[A-Za-z0-9\] \(got 31 characters\)/],
+      [{ token: `${token} `, user }, /app token \(PUSHOVER_TOKEN\) must be 30 characters of \[A-Za-z0-9\] \(got 31 characters\)/],
       [{ token: token.slice(1), user }, /got 29 characters/],
-      [{ token, user: `${user},bad-key` }, /user key #2 must be 30 characters/],
-      [{ token, user: user.replace('0', '_') }, /user key must be/],
+      [{ token, user: `${user},bad-key` }, /user key #2 \(PUSHOVER_USER\) must be 30 characters/],
+      [{ token, user: user.replace('0', '_') }, /user key \(PUSHOVER_USER\) must be/],
       [{ token, user: Array(51).fill(user).join(',') }, /51 keys; at most 50/],
-      [{ token, user, device: 'my phone' }, /device names/],
-      [{ token, user, priorities: { error: 3 } }, /priority for error/],
-      [{ token, user, emergency: { retry: 29, expire: 60 } }, /retry must be an integer ≥ 30/],
-      [{ token, user, emergency: { retry: 30, expire: 10801 } }, /expire must be an integer from 1 to 10800/],
+      [{ token, user, device: 'my phone' }, /device names \(PUSHOVER_DEVICE\)/],
+      [{ token, user, priorities: { error: 3 } }, /priority for error \(PUSHOVER_PRIORITIES\)/],
+      [{ token, user, emergency: { retry: 29, expire: 60 } }, /retry \(PUSHOVER_EMERGENCY_RETRY\) must be an integer ≥ 30/],
+      [{ token, user, emergency: { retry: 30, expire: 10801 } }, /expire \(PUSHOVER_EMERGENCY_EXPIRE\) must be an integer from 1 to 10800/],
       [{ token, user, baseUrl: 'ftp://x' }, /http\(s\)/],
     ] as Array<[PushoverClientOptions, RegExp]>) {
       assert.throws(() => createPushoverClient(opts), (err: unknown) => {

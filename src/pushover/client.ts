@@ -143,8 +143,8 @@ export interface PushoverClient {
 const MAX_IN_FLIGHT = 2;
 
 function checkEmergency(retry: number, expire: number): string | undefined {
-  if (!Number.isInteger(retry) || retry < PUSHOVER_MIN_RETRY_S) return `emergency retry must be an integer ≥ ${PUSHOVER_MIN_RETRY_S} seconds`;
-  if (!Number.isInteger(expire) || expire < 1 || expire > PUSHOVER_MAX_EXPIRE_S) return `emergency expire must be an integer from 1 to ${PUSHOVER_MAX_EXPIRE_S} seconds`;
+  if (!Number.isInteger(retry) || retry < PUSHOVER_MIN_RETRY_S) return `emergency retry (PUSHOVER_EMERGENCY_RETRY) must be an integer ≥ ${PUSHOVER_MIN_RETRY_S} seconds`;
+  if (!Number.isInteger(expire) || expire < 1 || expire > PUSHOVER_MAX_EXPIRE_S) return `emergency expire (PUSHOVER_EMERGENCY_EXPIRE) must be an integer from 1 to ${PUSHOVER_MAX_EXPIRE_S} seconds`;
   return undefined;
 }
 const isPriority = (p: number) => Number.isInteger(p) && p >= -2 && p <= 2;
@@ -158,21 +158,21 @@ const isPriority = (p: number) => Number.isInteger(p) && p >= -2 && p <= 2;
 export function validatePushoverOptions(options: PushoverClientOptions): void {
   const token = options.token ?? '';
   if (!PUSHOVER_KEY_PATTERN.test(token)) {
-    throw new PushoverConfigError(`Pushover app token must be 30 characters of [A-Za-z0-9] (got ${token.length} characters)`);
+    throw new PushoverConfigError(`Pushover app token (PUSHOVER_TOKEN) must be 30 characters of [A-Za-z0-9] (got ${token.length} characters)`);
   }
   const users = (options.user ?? '').split(',');
-  if (users.length > PUSHOVER_MAX_USERS) throw new PushoverConfigError(`Pushover user list has ${users.length} keys; at most ${PUSHOVER_MAX_USERS}`);
+  if (users.length > PUSHOVER_MAX_USERS) throw new PushoverConfigError(`Pushover user list (PUSHOVER_USER) has ${users.length} keys; at most ${PUSHOVER_MAX_USERS}`);
   users.forEach((u, i) => {
     if (!PUSHOVER_KEY_PATTERN.test(u)) {
       const which = users.length > 1 ? ` #${i + 1}` : '';
-      throw new PushoverConfigError(`Pushover user key${which} must be 30 characters of [A-Za-z0-9] (got ${u.length} characters)`);
+      throw new PushoverConfigError(`Pushover user key${which} (PUSHOVER_USER) must be 30 characters of [A-Za-z0-9] (got ${u.length} characters)`);
     }
   });
   if (options.device !== undefined && !options.device.split(',').every((d) => PUSHOVER_DEVICE_PATTERN.test(d))) {
-    throw new PushoverConfigError('Pushover device names must be 1–25 characters of [A-Za-z0-9_-], comma-separated');
+    throw new PushoverConfigError('Pushover device names (PUSHOVER_DEVICE) must be 1–25 characters of [A-Za-z0-9_-], comma-separated');
   }
   for (const [level, p] of Object.entries(options.priorities ?? {})) {
-    if (!isPriority(p)) throw new PushoverConfigError(`Pushover priority for ${level} must be -2, -1, 0, 1 or 2`);
+    if (!isPriority(p)) throw new PushoverConfigError(`Pushover priority for ${level} (PUSHOVER_PRIORITIES) must be -2, -1, 0, 1 or 2`);
   }
   if (options.emergency) {
     const problem = checkEmergency(options.emergency.retry, options.emergency.expire);
