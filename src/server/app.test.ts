@@ -272,6 +272,9 @@ describe('integration server end to end (emulator + file store)', () => {
     assert.match(start.location!, new RegExp(`/sentry-apps/${s.emulator.app.slug}/external-install/\\?state=`));
     const ok = await s.emulator.install({ sendWebhook: false, state });
     assert.equal((await s.browse(ok.redirectUrl!)).status, 302);
+    const exchanges = count(s, 'token.exchange');
+    assert.equal((await s.browse(ok.redirectUrl!)).status, 302, 'a reload of the finished install is not "replayed"');
+    assert.equal(count(s, 'token.exchange'), exchanges, 'and exchanges nothing');
     const replay = await s.emulator.install({ sendWebhook: false, state, org: 'other' });
     assert.equal((await s.browse(replay.redirectUrl!)).status, 400);
     const forged = await s.emulator.install({ sendWebhook: false, state: `${Date.now()}.AAAAAAAAAAAAAAAAAAAAAA.${'A'.repeat(43)}`, org: 'third' });
@@ -309,7 +312,7 @@ describe('integration server end to end (emulator + file store)', () => {
     const fresh2 = await s.emulator.install({ sendWebhook: false, org: 'other' });
     assert.equal((await s.browse(fresh2.redirectUrl!)).status, 302);
     assert.equal((await s.store.get(fresh2.installation.uuid))?.status, 'active');
-    assert.ok(s.logger.lines.some((line) => line.includes('too many failed code exchanges')));
+    assert.ok(s.logger.records().some((r) => r.msg === 'setup refused: too many failed code exchanges from this address' && r.client === '127.0.0.1'), 'the operator sees who was limited');
   });
 
   it('/setup limit: a burst sent together is bounded too (running exchanges count), and limits are per client behind a trusted proxy', T, async () => {

@@ -190,13 +190,15 @@ export function createServer(deps: ServerDeps): IntegrationServer {
       const waitMs = code === null ? 0 : setupFailures.retryAfterMs(client);
       if (waitMs > 0 && (await store.get(installationId))?.status !== 'active') {
         const seconds = Math.ceil(waitMs / 1000);
-        ilog.warn('setup refused: too many failed code exchanges from this address', { retryAfterS: seconds });
+        ilog.warn('setup refused: too many failed code exchanges from this address', { client, retryAfterS: seconds });
         res.setHeader('retry-after', String(seconds));
         return sendPage(res, 429, 'Too many failed installations', `Too many installation codes from this address were refused. Try again in ${seconds} s; if the installation link has expired by then, start the installation again from Sentry.`);
       }
       if (state !== null) {
         const check = states.verify(state);
-        if (check !== 'ok') return bad(`The installation link is not valid (${check} state). Start the installation again.`);
+        // A reload of a finished install: the first load spent the state, and nothing is left to do.
+        const finished = check === 'replayed' && (await store.get(installationId))?.status === 'active';
+        if (check !== 'ok' && !finished) return bad(`The installation link is not valid (${check} state). Start the installation again.`);
       }
       if (code === null) {
         // Sentry sometimes omits the code (getsentry/sentry#71440): fine if the webhook already completed the install.
