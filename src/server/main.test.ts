@@ -98,6 +98,35 @@ describe('serve command', () => {
     assert.doesNotMatch(pipeline.err(), /LOG_LEVEL/);
   });
 
+  it('a TOKEN_STORE_KEY that decrypts none of the stored records (or none given for an encrypted store) is exit 1, before listening', T, async () => {
+    const app = emulator.app;
+    const data = `${dir.path}/data-keyed`;
+    const keyA = 'a1'.repeat(32);
+    const store = await openFileStore({ dir: data, key: Buffer.from(keyA, 'hex'), onWarning: () => {} });
+    await store.put({
+      installationId: '2ebf071f-28df-4989-aca9-c37c763b278f', orgSlug: 'acme', token: 't'.repeat(64), refreshToken: 'r'.repeat(64),
+      expiresAt: '2030-01-01T00:00:00.000Z', scopes: ['event:read'], status: 'active', verified: true,
+      createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
+    });
+    await store.close();
+    const env = {
+      SENTRY_URL: emulator.url, SENTRY_CLIENT_ID: app.clientId, SENTRY_CLIENT_SECRET: app.clientSecret, PORT: '0', DATA_DIR: data,
+      PUSHOVER_URL: 'http://127.0.0.1:9', PUSHOVER_TOKEN: 'a'.repeat(30), PUSHOVER_USER: 'u'.repeat(30),
+    };
+    const wrongKey = serve({ ...env, TOKEN_STORE_KEY: 'b2'.repeat(32) }, dir.path);
+    assert.equal(await wrongKey.exited, 1, wrongKey.err());
+    assert.match(wrongKey.out(), /TOKEN_STORE_KEY decrypts none of the installation records/);
+    assert.doesNotMatch(wrongKey.out(), /"msg":"ready"/);
+    const noKey = serve(env, dir.path);
+    assert.equal(await noKey.exited, 1, noKey.err());
+    assert.match(noKey.out(), /the installation records are encrypted and TOKEN_STORE_KEY is not set/);
+    const rightKey = serve({ ...env, TOKEN_STORE_KEY: keyA }, dir.path);
+    await rightKey.ready;
+    process.kill(rightKey.proc.pid!, 'SIGTERM');
+    assert.equal(await rightKey.exited, 0, rightKey.err());
+    for (const run of [wrongKey, noKey, rightKey]) assert.ok(!run.out().includes('b2b2b2b2') && !run.out().includes('a1a1a1a1'), 'no key in the log');
+  });
+
   it('PUBLIC_URL: the ready line and the banner give the public webhook and redirect URLs', T, async () => {
     const app = emulator.app;
     const run = serve({

@@ -102,6 +102,16 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
     await mode.sandbox?.close();
     return 1;
   }
+  // Started anyway, every install would fail with 500 and every webhook wait for a key that never
+  // comes: a new key made at each start (a `$(…randomBytes…)` in a shell line) would lose them all.
+  if (store.keyUnusable) {
+    logger.error(config.tokenStoreKey
+      ? 'TOKEN_STORE_KEY decrypts none of the installation records: it is not the key they were written with. Start with that key, or move the directory aside to start afresh'
+      : 'the installation records are encrypted and TOKEN_STORE_KEY is not set: start with the key they were written with', { dataDir: resolve(config.dataDir) });
+    await store.close();
+    await mode.sandbox?.close();
+    return 1;
+  }
   const api = createSentryApi({ baseUrl: config.sentryUrl, clientId: config.clientId!, clientSecret: config.clientSecret! });
   // Issue webhooks → outbox → Sentry API → Pushover (docs/pipeline.md); undefined without Pushover keys.
   let pipeline: Pipeline | undefined;

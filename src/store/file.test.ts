@@ -124,6 +124,19 @@ describe('file store on disk', { timeout: 60_000 }, () => {
     assert.match(warnings[0]!, new RegExp(`${record.installationId}\\.json: encrypted .*no TOKEN_STORE_KEY.*set TOKEN_STORE_KEY`));
   });
 
+  it('keyUnusable: set at open when records exist and not one decrypts with the key given (or without one)', async () => {
+    const key = randomBytes(32);
+    const quiet = { onWarning: () => {} };
+    assert.equal((await open({ key, ...quiet })).keyUnusable, false, 'an empty store');
+    await (await open({ key, ...quiet })).put(sampleRecord());
+    assert.equal((await open({ key, ...quiet })).keyUnusable, false, 'the right key');
+    assert.equal((await open({ key: randomBytes(32), ...quiet })).keyUnusable, true, 'another key');
+    assert.equal((await open(quiet)).keyUnusable, true, 'no key');
+    // One record readable is enough to run (the others are reported, as before).
+    await (await open({ key: randomBytes(32), ...quiet })).put(sampleRecord());
+    assert.equal((await open({ key, ...quiet })).keyUnusable, false, 'a mixed store');
+  });
+
   it('tampered ciphertext and a file copied under another id fail authentication', async () => {
     const key = randomBytes(32);
     const store = await open({ key });

@@ -39,6 +39,12 @@ export interface FileStoreOptions {
 /** The file store plus what tests and operators need to see where things are. */
 export interface FileStore extends InstallationStore {
   readonly dir: string;
+  /**
+   * Found at open: the store holds records and not one can be decrypted with the key given (or
+   * without one): a wrong or forgotten TOKEN_STORE_KEY, which `serve` refuses to start with. Checked
+   * on every record with a key; without one, on a single record (a store is encrypted as a whole).
+   */
+  readonly keyUnusable: boolean;
   /** The file a record lives in (the id is validated first). */
   pathOf(installationId: string): string;
 }
@@ -112,7 +118,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
     await syncDir(dir);
   }
 
-  const store: FileStore = {
+  const store: Omit<FileStore, 'keyUnusable'> = {
     dir,
     pathOf,
     async get(installationId) {
@@ -202,9 +208,10 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
   };
 
   await cleanLeftovers(dir, clock, staleMs, warn);
-  if (key && options.encryptExisting !== false) await encryptClearRecords(dir, read, (r) => store.put(r), warn);
-  else if (!key) await warnIfEncrypted(dir, read, warn);
-  return store;
+  let keyUnusable = false;
+  if (key && options.encryptExisting !== false) keyUnusable = await encryptClearRecords(dir, read, (r) => store.put(r), warn);
+  else if (!key) keyUnusable = await warnIfEncrypted(dir, read, warn);
+  return Object.assign(store, { keyUnusable });
 }
 
 /**
@@ -216,14 +223,17 @@ async function warnIfEncrypted(
   dir: string,
   read: (id: string) => Promise<unknown>,
   warn: (m: string) => void,
-): Promise<void> {
+): Promise<boolean> {
   const [id] = await recordIds(dir);
-  if (!id) return;
+  if (!id) return false;
   try {
     await read(id);
   } catch (error) {
-    if (error instanceof StoreKeyError) warn(`${error.message}; set TOKEN_STORE_KEY to read the installations stored here`);
+    if (!(error instanceof StoreKeyError)) return false;
+    warn(`${error.message}; set TOKEN_STORE_KEY to read the installations stored here`);
+    return true;
   }
+  return false;
 }
 
 /** The installation ids of the record files in `dir` (RECORD only matches canonical UUIDs). */
@@ -283,14 +293,17 @@ async function encryptClearRecords(
   read: (id: string) => Promise<{ record: InstallationRecord; encrypted: boolean } | undefined>,
   rewrite: (record: InstallationRecord) => Promise<void>,
   warn: (m: string) => void,
-): Promise<void> {
+): Promise<boolean> {
   let migrated = 0;
-  for (const id of await recordIds(dir)) {
+  let keyErrors = 0;
+  const ids = await recordIds(dir);
+  for (const id of ids) {
     let found;
     try {
       found = await read(id);
     } catch (error) {
       // Reported, left in place: open must not fail (or overwrite) because of one bad file.
+      if (error instanceof StoreKeyError) keyErrors++;
       if (error instanceof StoreFileError) { warn(error.message); continue; }
       throw error;
     }
@@ -300,6 +313,7 @@ async function encryptClearRecords(
     }
   }
   if (migrated > 0) warn(`encrypted ${migrated} record(s) that were stored in clear`);
+  return ids.length > 0 && keyErrors === ids.length;
 }
 
 /** Makes a rename or unlink in `dir` durable: without it a power cut can undo the directory entry. */
