@@ -35,7 +35,8 @@ function failedIds(suite: SuiteResult): string[] {
 const FLAWS: Record<string, { mustFail: string[]; alsoRun?: string[] }> = {
   'no-signature-check': { mustFail: ['SIG-003', 'SIG-004'], alsoRun: ['SIG-001'] },
   'reserialised-signature': { mustFail: ['SIG-001', 'SIG-002'], alsoRun: ['SIG-003'] },
-  'no-refresh': { mustFail: ['REF-001', 'REF-005'], alsoRun: ['INR-001'] },
+  // Notified from the webhook's own fields, so the refresh-fault cases were once passed untested.
+  'no-refresh': { mustFail: ['REF-001', 'REF-005', 'REF-006', 'REF-008', 'REF-009', 'REF-010'], alsoRun: ['INR-001'] },
   'refresh-token-not-persisted': { mustFail: ['REF-004'], alsoRun: ['REF-001'] },
   'no-single-flight': { mustFail: ['REF-003'], alsoRun: ['SIG-001'] },
   'no-purge': { mustFail: ['UNI-002', 'UNI-003'], alsoRun: ['UNI-001'] },
@@ -48,6 +49,8 @@ const FLAWS: Record<string, { mustFail: string[]; alsoRun?: string[] }> = {
   'leak-secrets': { mustFail: ['ROB-012'], alsoRun: ['INR-001'] },
   'no-verify': { mustFail: ['VER-001'], alsoRun: ['SIG-001'] },
   'legacy-issue-path': { mustFail: ['TOK-004'], alsoRun: ['TOK-003'] },
+  // A 404 on /organizations//issues/… hidden by the webhook's snapshot: TOK-004 and DEL-002 once passed it.
+  'empty-org-path': { mustFail: ['TOK-004', 'DEL-002'], alsoRun: ['TOK-003'] },
   'no-length-limits': { mustFail: ['NOT-002'], alsoRun: ['NOT-001'] },
   'crash-on-bad-json': { mustFail: ['ROB-001'], alsoRun: ['ROB-003'] },
   'no-uuid-check': { mustFail: ['ROB-005'], alsoRun: ['ROB-004'] },

@@ -9,6 +9,7 @@ import {
   type EmittedIssue, type Installed,
 } from './support.ts';
 import type { CaseContext } from '../harness.ts';
+import type { RecordedRequest } from '../emulator/types.ts';
 
 const SEC24 = 'sentry-platform.md §2.4';
 
@@ -24,7 +25,23 @@ async function lostRefresh(ctx: CaseContext, check: (inst: Installed, issue: Emi
     ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'commit-then-drop', count: 1 });
     const issue = await emitIssue(ctx, inst);
     await check(inst, issue);
+    requireFaultHit(ctx, inst, 'commit-then-drop', 'the refresh whose answer is lost');
   });
+}
+
+/**
+ * Fails the case as not exercised when no refresh met the injected fault: an implementation that
+ * never refreshes (or fetches nothing) would otherwise pass the checks that follow it, untested.
+ */
+function requireFaultHit(ctx: CaseContext, inst: Installed, fault: string, what: string): RecordedRequest {
+  const hit = refreshes(ctx, inst.installationId).find((r) => r.fault === fault);
+  if (!hit) {
+    ctx.fail(`not exercised: no refresh was attempted, so ${what} never happened (an expired token must be refreshed: REF-001)`, {
+      expected: 'a refresh_token grant after the 401 "Token expired"',
+      actual: describeRequests(tokenRequests(ctx, inst.installationId), { status: true }) || 'no token request',
+    });
+  }
+  return hit as RecordedRequest;
 }
 
 export default defineCases([
@@ -159,6 +176,11 @@ export default defineCases([
         ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'status', status: 503, count: 1 });
         const issue = await emitIssue(ctx, inst);
         await waitForNotification(ctx, issue.marker, Math.max(ctx.settings.waitMs, 15_000));
+        const failed = requireFaultHit(ctx, inst, 'status', 'the 503');
+        // Recovered, not merely notified from the webhook's own fields: the issue was fetched afterwards.
+        if (!ctx.sentryRequests({ endpoint: 'issue' }).some((r) => r.id > failed.id && r.status === 200)) {
+          ctx.fail('the issue was not fetched after the failed refresh: the token was not recovered');
+        }
       });
     },
     timeoutMs: 25_000,
@@ -174,6 +196,7 @@ export default defineCases([
       expireTokens(ctx);
       await emitIssue(ctx, inst);
       await ctx.settle(1000);
+      requireFaultHit(ctx, inst, 'status', 'the 429');
       const n = refreshes(ctx, inst.installationId).length;
       if (n > 2) ctx.fail('refresh retried in a burst after 429', { expected: '≤ 2 refresh grants within 1 s', actual: String(n) });
     },

@@ -55,13 +55,22 @@ export default defineCases([
     id: 'TOK-004', area: 'tokens', level: 'SHOULD',
     title: 'the issue is fetched through the organization-scoped path',
     clause: { section: 'sentry-platform.md §6 (Issue path; regions)', url: DOCS.retrieveIssue },
-    requirement: 'Use GET /api/0/organizations/{org}/issues/{id}/; the legacy /api/0/issues/{id}/ cannot be routed to EU orgs.',
+    requirement: 'Use GET /api/0/organizations/{org}/issues/{id}/ with the installation\'s own organization, and get the issue (200); the legacy /api/0/issues/{id}/ cannot be routed to EU orgs.',
     async run(ctx) {
-      const issue = await notifiedIssue(ctx, await installFresh(ctx));
+      const inst = await installFresh(ctx);
+      const issue = await notifiedIssue(ctx, inst);
       const calls = issueFetches(ctx, issue.issueId);
       const legacy = calls.filter((r) => !r.path.includes('/organizations/'));
       if (!calls.length) ctx.fail('the issue was never fetched');
       if (legacy.length) ctx.fail('legacy issue path used', { actual: legacy.map((r) => r.path).join('; ') });
+      // Some organization-scoped path is not enough: the installation's own org, answered 200 (a path
+      // built with an empty or wrong org is a 404 that the notification may hide by falling back).
+      const scoped = `/api/0/organizations/${inst.orgSlug}/issues/${issue.issueId}/`;
+      if (!calls.some((r) => r.path.split('?')[0] === scoped && r.status === 200)) {
+        ctx.fail('the issue was not fetched from its organization\'s path', {
+          expected: `GET ${scoped} → 200`, actual: calls.map((r) => `${r.method} ${r.path} → ${r.status}`).join('; '),
+        });
+      }
     },
   },
   {

@@ -126,7 +126,8 @@ const cut = (s, n) => { const a = Array.from(s ?? ''); return a.length > n ? `${
 async function runJob(job) {
   if (!installs.has(job.installationId)) return 'done';
   let issue = job.snapshot;
-  const path = FLAW === 'legacy-issue-path' ? `/api/0/issues/${job.issueId}/` : `/api/0/organizations/${installs.get(job.installationId).orgSlug}/issues/${job.issueId}/`;
+  const org = FLAW === 'empty-org-path' ? '' : installs.get(job.installationId).orgSlug; // '' → a 404, hidden by the snapshot
+  const path = FLAW === 'legacy-issue-path' ? `/api/0/issues/${job.issueId}/` : `/api/0/organizations/${org}/issues/${job.issueId}/`;
   try {
     const r = await withToken(job.installationId, (token) => sentry('GET', path, { token }));
     if (r.status === 200 && r.json) issue = { ...issue, ...r.json, web_url: job.snapshot.web_url ?? r.json.permalink };
