@@ -75,6 +75,14 @@ describe('conformance self-test', { timeout: 240_000 }, () => {
     assert.match(suite.results[1]?.message ?? '', /timed out after 600 ms .*shortened from 3000 ms to 600 ms \(fail fast\)/);
   });
 
+  it('ROB-012 shows, per kind of secret, the first line it was printed on, masked', { timeout: 60_000 }, async () => {
+    const suite = await grade('leak-secrets', ['INR-001', 'ROB-012']);
+    const result = suite.results.find((r) => r.id === 'ROB-012');
+    assert.equal(result?.passed, false);
+    assert.match(result?.actual ?? '', /^\d+ × access token, first in: .*installed.*\[access token …\w{4}\]/m);
+    assert.doesNotMatch(result?.actual ?? '', /"token":"[0-9a-f]{20,}/, 'the secret itself is masked');
+  });
+
   it('PER-003 names this installation\'s file first and at most ten files, however many DATA_DIR holds', { timeout: 60_000 }, async () => {
     const session = await openSession({ exec: `exec node '${REFERENCE}'`, extraEnv: { FLAW: 'world-readable' }, waitMs: 3000 });
     try {

@@ -189,11 +189,20 @@ export default defineCases([
       // Every credential on the Sentry emulator, webhook signatures and the grant codes in deliveries included.
       rememberTokens(ctx);
       const output = ctx.target.output();
-      const found = new Map<string, number>();
-      for (const [value, kind] of ctx.secrets.entries()) if (output.includes(value)) found.set(kind, (found.get(kind) ?? 0) + 1);
+      const found = new Map<string, { count: number; line: string }>();
+      for (const [value, kind] of ctx.secrets.entries()) {
+        const at = output.indexOf(value);
+        if (at < 0) continue;
+        // The first line it was printed on, masked: where to look (a request log line printing a
+        // query string with the grant code is a common one).
+        const line = output.slice(output.lastIndexOf('\n', at) + 1, (output.indexOf('\n', at) + 1 || output.length + 1) - 1);
+        const seen = found.get(kind);
+        found.set(kind, { count: (seen?.count ?? 0) + 1, line: seen?.line ?? ctx.secrets.redact(line).slice(0, 240) });
+      }
       if (found.size) {
         ctx.fail('secrets found in stdout/stderr', {
-          expected: 'none', actual: [...found].map(([kind, n]) => `${n} × ${kind}`).join(', '),
+          expected: 'none',
+          actual: [...found].map(([kind, { count, line }]) => `${count} × ${kind}, first in: ${line}`).join('\n'),
         });
       }
     },
