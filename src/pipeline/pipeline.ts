@@ -154,7 +154,8 @@ export function onOff(env: Record<string, string | undefined>, name: string, fal
   throw new PipelineEnvError(`${name} must be on or off (true/false, 1/0, yes/no), got ${JSON.stringify(env[name])}`);
 }
 
-function positiveInt(env: Record<string, string | undefined>, name: string, fallback: number): number {
+/** A positive-integer variable: unset or blank → `fallback`; anything else that is not one is an error naming it. */
+export function positiveInt(env: Record<string, string | undefined>, name: string, fallback: number): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const n = Number(raw);

@@ -10,9 +10,40 @@
  * // on SIGTERM: await pipeline?.stop(); await app.close(); await pipeline?.close();
  */
 import { ConfigError } from '../config.ts';
-import { PushoverConfigError } from '../pushover/client.ts';
-import { NotifyEventsError } from './events.ts';
-import { openPipeline, PipelineEnvError, type Pipeline, type PipelineOptions } from './pipeline.ts';
+import { PushoverConfigError, pushoverOptionsFromEnv } from '../pushover/client.ts';
+import { NotifyEventsError, parseNotifyEvents } from './events.ts';
+import { inDoubtPolicyFromEnv, onOff, openPipeline, PipelineEnvError, positiveInt, type Pipeline, type PipelineOptions } from './pipeline.ts';
+
+/** A stand-in key of the valid shape: the keys themselves are checked by loadConfig (and are absent in the sandbox until it starts). */
+const SHAPED_KEY = 'k'.repeat(30);
+
+/**
+ * Every problem with the pipeline's variables (NOTIFY_*, PUSHOVER_DEVICE/SOUND/PRIORITIES/EMERGENCY_*),
+ * each naming its variable, without opening anything: `serve` reports them with the configuration's
+ * own problems in one go, before it touches DATA_DIR.
+ *
+ * @example
+ * pipelineEnvProblems({ NOTIFY_CONCURRENCY: 'abc' }); // ['NOTIFY_CONCURRENCY must be a positive integer']
+ */
+export function pipelineEnvProblems(env: Record<string, string | undefined>): string[] {
+  const checks: Array<() => unknown> = [
+    () => parseNotifyEvents(env.NOTIFY_EVENTS),
+    () => positiveInt(env, 'NOTIFY_CONCURRENCY', 2),
+    () => onOff(env, 'NOTIFY_HTML', false),
+    () => inDoubtPolicyFromEnv(env),
+    () => pushoverOptionsFromEnv({ ...env, PUSHOVER_TOKEN: SHAPED_KEY, PUSHOVER_USER: SHAPED_KEY }),
+  ];
+  const problems: string[] = [];
+  for (const check of checks) {
+    try {
+      check();
+    } catch (error) {
+      if (error instanceof NotifyEventsError || error instanceof PushoverConfigError || error instanceof PipelineEnvError) problems.push(error.message);
+      else throw error;
+    }
+  }
+  return problems;
+}
 
 /**
  * Opens the pipeline for `serve`, or returns undefined when Pushover is not configured.

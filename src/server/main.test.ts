@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
@@ -96,6 +97,25 @@ describe('serve command', () => {
     assert.equal(await pipeline.exited, 2, pipeline.out());
     assert.match(pipeline.err(), /NOTIFY_CONCURRENCY/);
     assert.doesNotMatch(pipeline.err(), /LOG_LEVEL/);
+  });
+
+  it('every bad variable is named in one run (the server\'s, production\'s and the pipeline\'s), before DATA_DIR is created', T, async () => {
+    const app = emulator.app;
+    const data = `${dir.path}/data-all-bad`;
+    const run = serve({
+      SENTRY_URL: emulator.url, SENTRY_CLIENT_ID: app.clientId, SENTRY_CLIENT_SECRET: app.clientSecret,
+      PORT: 'x', DATA_DIR: data, PUSHOVER_TOKEN: 'a'.repeat(30),
+      NOTIFY_CONCURRENCY: 'abc', NOTIFY_HTML: 'perhaps', PUSHOVER_DEVICE: 'bad device!',
+    }, dir.path);
+    assert.equal(await run.exited, 2, run.out());
+    for (const name of ['PORT', 'NOTIFY_CONCURRENCY', 'NOTIFY_HTML', 'PUSHOVER_DEVICE']) assert.match(run.err(), new RegExp(name), name);
+    const partial = serve({
+      SENTRY_URL: emulator.url, SENTRY_CLIENT_ID: app.clientId, SENTRY_CLIENT_SECRET: app.clientSecret,
+      PORT: '0', DATA_DIR: data, PUSHOVER_TOKEN: 'a'.repeat(30), NOTIFY_CONCURRENCY: 'abc',
+    }, dir.path);
+    assert.equal(await partial.exited, 2, partial.out());
+    assert.match(partial.err(), /PUSHOVER_USER is required in production[^]*NOTIFY_CONCURRENCY|NOTIFY_CONCURRENCY[^]*PUSHOVER_USER is required in production/);
+    assert.equal(existsSync(data), false, 'DATA_DIR was created although the configuration was refused');
   });
 
   it('a TOKEN_STORE_KEY that decrypts none of the stored records (or none given for an encrypted store) is exit 1, before listening', T, async () => {

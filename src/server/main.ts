@@ -15,9 +15,9 @@ import { createLogger, type Logger } from '../log.ts';
 import { createSentryApi } from '../sentry/api.ts';
 import { openFileStore } from '../store/file.ts';
 import { parseStoreKey } from '../store/key.ts';
-import { openServePipeline } from '../pipeline/serve.ts';
+import { openServePipeline, pipelineEnvProblems } from '../pipeline/serve.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
-import { startMode, startupBanner, type Mode } from '../sandbox/index.ts';
+import { productionProblems, startMode, startupBanner, type Mode } from '../sandbox/index.ts';
 import { createServer, type ServerDeps } from './app.ts';
 
 const USAGE = `usage: serve [--dotenv <path>]
@@ -67,7 +67,16 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
     // The .env file completes process.env (the environment wins) before anything reads it: the
     // pipeline's NOTIFY_*/PUSHOVER_*/OUTBOX_DIR, LOG_LEVEL and the sandbox's DATA_DIR included.
     applyEnvFile(process.env, readEnvFile(envFile, envFileRequired));
-    config = loadConfig({ env: process.env });
+    // Every bad variable in one report, before anything is created: the server's and the pipeline's.
+    const problems = pipelineEnvProblems(process.env);
+    try {
+      config = loadConfig({ env: process.env });
+    } catch (error) {
+      if (error instanceof ConfigError) throw new ConfigError([...error.problems, ...problems]);
+      throw error;
+    }
+    if (config.mode === 'production') problems.push(...productionProblems(config));
+    if (problems.length) throw new ConfigError(problems);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`serve: ${error.message}`);
