@@ -33,7 +33,7 @@ describe('config', () => {
     assert.equal(c.tokenRefreshSkewMs, 300_000);
     assert.equal(c.setupFailureLimit, 20);
     assert.equal(c.maxConnections, 1000);
-    assert.deepEqual(c.trustProxy, { loopback: true, addresses: new Set() });
+    assert.deepEqual(c.trustProxy, { loopback: true, addresses: new Set(), ranges: [] });
     assert.equal(c.pushover.retryMinMs, 5000);
     assert.equal(c.setupRedirectUrl, undefined);
   });

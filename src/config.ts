@@ -54,7 +54,7 @@ export interface Config {
   maxConnections: number;
   /**
    * TRUST_PROXY: the reverse proxies whose `X-Forwarded-For` names the client for per-client limits
-   * (`none`, `loopback` (default), or IP addresses, comma-separated).
+   * (`none`, `loopback` (default), or IP addresses and CIDR ranges, comma-separated).
    */
   trustProxy: TrustProxy;
   /**
@@ -329,7 +329,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     }
   }
   const healthzToken = secret('HEALTHZ_TOKEN', /^[\x21-\x7e]{16,512}$/, '16 to 512 printable ASCII characters, no spaces');
-  let trustProxy: TrustProxy = { loopback: true, addresses: new Set() };
+  let trustProxy: TrustProxy = { loopback: true, addresses: new Set(), ranges: [] };
   try {
     trustProxy = parseTrustProxy(raw('TRUST_PROXY') ?? 'loopback');
   } catch (error) {
@@ -401,7 +401,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     jwtRefresh: config.jwtRefresh,
     setupFailureLimit: config.setupFailureLimit,
     maxConnections: config.maxConnections,
-    trustProxy: [...(config.trustProxy.loopback ? ['loopback'] : []), ...config.trustProxy.addresses].join(',') || 'none',
+    trustProxy: [...(config.trustProxy.loopback ? ['loopback'] : []), ...config.trustProxy.addresses, ...config.trustProxy.ranges].join(',') || 'none',
     healthzToken: config.healthzToken ? 'set' : 'unset',
     tokenRefreshSkewMs: config.tokenRefreshSkewMs,
     logLevel: config.logLevel,

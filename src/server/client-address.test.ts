@@ -3,16 +3,32 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { clientAddress, clientKey, parseTrustProxy, type TrustProxy } from './client-address.ts';
+import { clientAddress, clientKey, inRange, parseTrustProxy, type TrustProxy } from './client-address.ts';
 
 describe('client address', () => {
   it('parseTrustProxy: none, loopback, addresses (IPv4-mapped ones as IPv4); anything else names the entry', () => {
-    assert.deepEqual(parseTrustProxy('none'), { loopback: false, addresses: new Set() });
-    assert.deepEqual(parseTrustProxy('loopback'), { loopback: true, addresses: new Set() });
-    assert.deepEqual(parseTrustProxy(' loopback , 10.0.0.2,::ffff:10.0.0.3, FD00::1 '), { loopback: true, addresses: new Set(['10.0.0.2', '10.0.0.3', 'fd00::1']) });
-    assert.throws(() => parseTrustProxy('proxy.example'), /got "proxy.example"/);
+    assert.deepEqual(parseTrustProxy('none'), { loopback: false, addresses: new Set(), ranges: [] });
+    assert.deepEqual(parseTrustProxy('loopback'), { loopback: true, addresses: new Set(), ranges: [] });
+    assert.deepEqual(parseTrustProxy(' loopback , 10.0.0.2,::ffff:10.0.0.3, FD00::1 '), { loopback: true, addresses: new Set(['10.0.0.2', '10.0.0.3', 'fd00::1']), ranges: [] });
+    assert.deepEqual(parseTrustProxy('172.16.0.0/12, fd00::/8').ranges, ['172.16.0.0/12', 'fd00::/8']);
+    for (const bad of ['proxy.example', '10.0.0.0/33', '10.0.0.0/', '10.0.0.0/8/1', 'fd00::/129', 'x/8']) {
+      assert.throws(() => parseTrustProxy(bad), new RegExp(`got ${JSON.stringify(bad).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`), bad);
+    }
     assert.throws(() => parseTrustProxy('none,10.0.0.2'), /got "none"/);
     assert.throws(() => parseTrustProxy(' , '), /got nothing/);
+  });
+
+  it('inRange: CIDR membership by family; IPv4-mapped counts as IPv4', () => {
+    assert.equal(inRange('172.31.255.255', '172.16.0.0/12'), true);
+    assert.equal(inRange('172.32.0.0', '172.16.0.0/12'), false);
+    assert.equal(inRange('::ffff:172.16.0.1', '172.16.0.0/12'), true);
+    assert.equal(inRange('10.1.2.3', '0.0.0.0/0'), true);
+    assert.equal(inRange('10.1.2.3', '10.1.2.3/32'), true);
+    assert.equal(inRange('10.1.2.4', '10.1.2.3/32'), false);
+    assert.equal(inRange('fd12:3456::1', 'fd00::/8'), true);
+    assert.equal(inRange('fe80::1', 'fd00::/8'), false);
+    assert.equal(inRange('10.0.0.1', 'fd00::/8'), false, 'another family');
+    assert.equal(inRange('', '10.0.0.0/8'), false);
   });
 
   it('clientKey: IPv4 as is, IPv4-mapped as IPv4, IPv6 as its /64 (zone dropped)', () => {
@@ -56,6 +72,10 @@ describe('client address', () => {
       assert.equal(await seen('203.0.113.9'), '127.0.0.1');
       trust = parseTrustProxy('127.0.0.1');
       assert.equal(await seen('203.0.113.9'), '203.0.113.9', 'a listed address is trusted');
+      trust = parseTrustProxy('127.0.0.0/8');
+      assert.equal(await seen('203.0.113.9'), '203.0.113.9', 'an address in a listed range is trusted');
+      trust = parseTrustProxy('10.0.0.0/8');
+      assert.equal(await seen('203.0.113.9'), '127.0.0.1', 'outside the range: not trusted');
     });
   });
 });
