@@ -72,9 +72,9 @@ export function decodeRecordFile(
   if (envelope.enc === 'none') {
     return { record: checkRecord(envelope.record, path, expectedId), encrypted: false };
   }
-  if (!key) throw new StoreKeyError(path, `encrypted (key ${envelope.kid}) but no TOKEN_STORE_KEY is configured`);
+  if (!key) throw new StoreKeyError(path, `encrypted (key ${envelope.kid}) but no TOKEN_STORE_KEY is configured`, { wrongKey: true });
   if (envelope.kid !== keyId(key)) {
-    throw new StoreKeyError(path, `encrypted with another key (${envelope.kid}); the configured key is ${keyId(key)}`);
+    throw new StoreKeyError(path, `encrypted with another key (${envelope.kid}); the configured key is ${keyId(key)}`, { wrongKey: true });
   }
   let clear: Buffer;
   try {

@@ -34,6 +34,12 @@ export class StoreCorruptError extends StoreFileError {
  */
 export class StoreKeyError extends StoreFileError {
   override name = 'StoreKeyError';
+  /** The configured key is not the record's (none given, or another key id); false for altered bytes under the right key. */
+  readonly wrongKey: boolean;
+  constructor(path: string, reason: string, options?: { cause?: unknown; wrongKey?: boolean }) {
+    super(path, reason, options);
+    this.wrongKey = options?.wrongKey ?? false;
+  }
 }
 
 /**

@@ -135,6 +135,18 @@ describe('file store on disk', { timeout: 60_000 }, () => {
     // One record readable is enough to run (the others are reported, as before).
     await (await open({ key: randomBytes(32), ...quiet })).put(sampleRecord());
     assert.equal((await open({ key, ...quiet })).keyUnusable, false, 'a mixed store');
+    // Altered bytes under the right key are corruption, not a wrong key.
+    const alone = join(dir, '..', 'alone');
+    const single = await openFileStore({ dir: alone, key, onWarning: () => {} });
+    const record = sampleRecord();
+    await single.put(record);
+    await single.close();
+    const file = join(alone, `${record.installationId}.json`);
+    const envelope = JSON.parse(await readFile(file, 'utf8')) as Record<string, string>;
+    await writeFile(file, JSON.stringify({ ...envelope, data: Buffer.from('tampered').toString('base64') }));
+    const reopened = await openFileStore({ dir: alone, key, onWarning: () => {} });
+    assert.equal(reopened.keyUnusable, false, 'a tampered record under the right key');
+    await reopened.close();
   });
 
   it('tampered ciphertext and a file copied under another id fail authentication', async () => {

@@ -40,9 +40,11 @@ export interface FileStoreOptions {
 export interface FileStore extends InstallationStore {
   readonly dir: string;
   /**
-   * Found at open: the store holds records and not one can be decrypted with the key given (or
-   * without one): a wrong or forgotten TOKEN_STORE_KEY, which `serve` refuses to start with. Checked
-   * on every record with a key; without one, on a single record (a store is encrypted as a whole).
+   * Found at open: the store holds records and every one is encrypted under another key than the one
+   * given (or none was given): a wrong or forgotten TOKEN_STORE_KEY, which `serve` refuses to start
+   * with. Altered or truncated records under the right key are corruption, not this. Checked on every
+   * record with a key (unless `encryptExisting` is false: then never); without one, on a single record
+   * (a store is encrypted as a whole).
    */
   readonly keyUnusable: boolean;
   /** The file a record lives in (the id is validated first). */
@@ -231,7 +233,7 @@ async function warnIfEncrypted(
   } catch (error) {
     if (!(error instanceof StoreKeyError)) return false;
     warn(`${error.message}; set TOKEN_STORE_KEY to read the installations stored here`);
-    return true;
+    return error.wrongKey;
   }
   return false;
 }
@@ -303,7 +305,7 @@ async function encryptClearRecords(
       found = await read(id);
     } catch (error) {
       // Reported, left in place: open must not fail (or overwrite) because of one bad file.
-      if (error instanceof StoreKeyError) keyErrors++;
+      if (error instanceof StoreKeyError && error.wrongKey) keyErrors++;
       if (error instanceof StoreFileError) { warn(error.message); continue; }
       throw error;
     }
