@@ -41,10 +41,12 @@ async function main(argv: string[]): Promise<number> {
 }
 
 // `… | head` closes the pipe early: that is the reader's choice, not an error (Node threw EPIPE with a
-// stack trace). Deno stops writing quietly by itself.
+// stack trace; Deno stops writing quietly by itself). Nothing more is written, and the command goes on
+// to its own end: exiting here would skip its clean-up (a conformance run's implementation would be
+// left running) and stop a server whose log reader went away with status 0.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE') throw error;
-  process.exit(process.exitCode ?? 0);
+  process.stdout.write = (() => true) as typeof process.stdout.write;
 });
 
 const status = await main(process.argv.slice(2));
