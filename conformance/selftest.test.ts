@@ -48,7 +48,7 @@ const FLAWS: Record<string, { mustFail: string[]; alsoRun?: string[] }> = {
   'memory-only': { mustFail: ['PER-001'], alsoRun: ['INR-001'] },
   'leak-secrets': { mustFail: ['ROB-012'], alsoRun: ['INR-001'] },
   'no-verify': { mustFail: ['VER-001'], alsoRun: ['SIG-001'] },
-  'legacy-issue-path': { mustFail: ['TOK-004'], alsoRun: ['TOK-003'] },
+  'legacy-issue-path': { mustFail: ['TOK-004'], alsoRun: ['TOK-003', 'DEL-002'] },
   // A 404 on /organizations//issues/… hidden by the webhook's snapshot: TOK-004 and DEL-002 once passed it.
   'empty-org-path': { mustFail: ['TOK-004', 'DEL-002'], alsoRun: ['TOK-003'] },
   'no-length-limits': { mustFail: ['NOT-002'], alsoRun: ['NOT-001'] },

@@ -24,8 +24,8 @@ async function lostRefresh(ctx: CaseContext, check: (inst: Installed, issue: Emi
     scriptTokenExpired(ctx);
     ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'commit-then-drop', count: 1 });
     const issue = await emitIssue(ctx, inst);
+    await requireFaultHit(ctx, inst, 'commit-then-drop', 'the refresh whose answer is lost');
     await check(inst, issue);
-    requireFaultHit(ctx, inst, 'commit-then-drop', 'the refresh whose answer is lost');
   });
 }
 
@@ -33,8 +33,10 @@ async function lostRefresh(ctx: CaseContext, check: (inst: Installed, issue: Emi
  * Fails the case as not exercised when no refresh met the injected fault: an implementation that
  * never refreshes (or fetches nothing) would otherwise pass the checks that follow it, untested.
  */
-function requireFaultHit(ctx: CaseContext, inst: Installed, fault: string, what: string): RecordedRequest {
-  const hit = refreshes(ctx, inst.installationId).find((r) => r.fault === fault);
+async function requireFaultHit(ctx: CaseContext, inst: Installed, fault: string, what: string): Promise<RecordedRequest> {
+  const find = () => refreshes(ctx, inst.installationId).find((r) => r.fault === fault);
+  // As long as a slow worker may need (the case's wait), then judged.
+  const hit = await ctx.waitFor(`a refresh meeting the injected ${fault}`, find).catch(() => undefined) ?? find();
   if (!hit) {
     ctx.fail(`not exercised: no refresh was attempted, so ${what} never happened (an expired token must be refreshed: REF-001)`, {
       expected: 'a refresh_token grant after the 401 "Token expired"',
@@ -176,9 +178,9 @@ export default defineCases([
         ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'status', status: 503, count: 1 });
         const issue = await emitIssue(ctx, inst);
         await waitForNotification(ctx, issue.marker, Math.max(ctx.settings.waitMs, 15_000));
-        const failed = requireFaultHit(ctx, inst, 'status', 'the 503');
+        const failed = await requireFaultHit(ctx, inst, 'status', 'the 503');
         // Recovered, not merely notified from the webhook's own fields: the issue was fetched afterwards.
-        if (!ctx.sentryRequests({ endpoint: 'issue' }).some((r) => r.id > failed.id && r.status === 200)) {
+        if (!ctx.sentryRequests().some((r) => r.endpoint.startsWith('issue') && r.id > failed.id && r.status === 200)) {
           ctx.fail('the issue was not fetched after the failed refresh: the token was not recovered');
         }
       });
@@ -195,8 +197,8 @@ export default defineCases([
       ctx.sentry.inject({ endpoint: 'token.refresh', kind: 'status', status: 429, body: '{"detail":"Too many token refresh attempts"}', count: 1 });
       expireTokens(ctx);
       await emitIssue(ctx, inst);
+      await requireFaultHit(ctx, inst, 'status', 'the 429');
       await ctx.settle(1000);
-      requireFaultHit(ctx, inst, 'status', 'the 429');
       const n = refreshes(ctx, inst.installationId).length;
       if (n > 2) ctx.fail('refresh retried in a burst after 429', { expected: '≤ 2 refresh grants within 1 s', actual: String(n) });
     },

@@ -63,12 +63,12 @@ export default defineCases([
       const legacy = calls.filter((r) => !r.path.includes('/organizations/'));
       if (!calls.length) ctx.fail('the issue was never fetched');
       if (legacy.length) ctx.fail('legacy issue path used', { actual: legacy.map((r) => r.path).join('; ') });
-      // Some organization-scoped path is not enough: the installation's own org, answered 200 (a path
-      // built with an empty or wrong org is a 404 that the notification may hide by falling back).
-      const scoped = `/api/0/organizations/${inst.orgSlug}/issues/${issue.issueId}/`;
-      if (!calls.some((r) => r.path.split('?')[0] === scoped && r.status === 200)) {
+      // Some organization-scoped path is not enough: the installation's own org (its slug or id), answered
+      // 200 (a path built with an empty or wrong org is a 404 that the notification may hide by falling back).
+      if (!calls.some((r) => r.endpoint === 'issue' && r.status === 200)) {
         ctx.fail('the issue was not fetched from its organization\'s path', {
-          expected: `GET ${scoped} → 200`, actual: calls.map((r) => `${r.method} ${r.path} → ${r.status}`).join('; '),
+          expected: `GET /api/0/organizations/${inst.orgSlug}/issues/${issue.issueId}/ → 200`,
+          actual: calls.map((r) => `${r.method} ${r.path} → ${r.status}`).join('; '),
         });
       }
     },
