@@ -162,8 +162,9 @@ export interface LoadConfigOptions {
   envFileRequired?: boolean;
 }
 
-const BOOL_TRUE = new Set(['1', 'true', 'yes', 'on']);
-const BOOL_FALSE = new Set(['0', 'false', 'no', 'off']);
+/** The spellings of an on/off variable (any case), shared by every switch of the kit. */
+export const BOOL_TRUE: ReadonlySet<string> = new Set(['1', 'true', 'yes', 'on']);
+export const BOOL_FALSE: ReadonlySet<string> = new Set(['0', 'false', 'no', 'off']);
 const PATH_RE = /^\/[A-Za-z0-9._~\-/]*$/;
 
 /** LOG_LEVEL checked (any case); a problem names the variable and the accepted values. */

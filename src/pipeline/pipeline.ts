@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
-import type { Config } from '../config.ts';
+import { BOOL_FALSE, BOOL_TRUE, type Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import { type ReplayWatcher, watchReplayRequests } from '../outbox/requests.ts';
@@ -149,8 +149,8 @@ export class PipelineEnvError extends Error {
 export function onOff(env: Record<string, string | undefined>, name: string, fallback: boolean): boolean {
   const raw = env[name]?.trim().toLowerCase();
   if (!raw) return fallback;
-  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  if (BOOL_TRUE.has(raw)) return true;
+  if (BOOL_FALSE.has(raw)) return false;
   throw new PipelineEnvError(`${name} must be on or off (true/false, 1/0, yes/no), got ${JSON.stringify(env[name])}`);
 }
 

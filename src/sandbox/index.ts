@@ -155,8 +155,9 @@ export async function startMode(config: Config, env: Record<string, string | und
   // Settings only production uses, without the credentials: a production setup that lost its secret
   // (a typo, an empty variable) must not quietly become a sandbox writing into its DATA_DIR.
   const productionOnly = ([
+    // Not TOKEN_STORE_KEY: the README keeps it in ./.env, where it must not stop a sandbox from starting.
     ['SENTRY_APP_SLUG', config.appSlug], ['PUSHOVER_TOKEN', config.pushover.token], ['PUSHOVER_USER', config.pushover.user],
-    ['TOKEN_STORE_KEY', config.tokenStoreKey], ['PUBLIC_URL', config.publicUrl],
+    ['PUBLIC_URL', config.publicUrl],
   ] as const).filter(([, value]) => value !== undefined).map(([name]) => name);
   if (productionOnly.length) {
     throw new ConfigError([`SENTRY_CLIENT_ID and SENTRY_CLIENT_SECRET are required: ${productionOnly.join(', ')} ${productionOnly.length === 1 ? 'is' : 'are'} set, which only production uses (unset ${productionOnly.length === 1 ? 'it' : 'them'} to run the sandbox)`]);

@@ -11,7 +11,7 @@ describe('client address', () => {
     assert.deepEqual(parseTrustProxy('loopback'), { loopback: true, addresses: new Set(), ranges: [] });
     assert.deepEqual(parseTrustProxy(' loopback , 10.0.0.2,::ffff:10.0.0.3, FD00::1 '), { loopback: true, addresses: new Set(['10.0.0.2', '10.0.0.3', 'fd00::1']), ranges: [] });
     assert.deepEqual(parseTrustProxy('172.16.0.0/12, fd00::/8').ranges, ['172.16.0.0/12', 'fd00::/8']);
-    for (const bad of ['proxy.example', '10.0.0.0/33', '10.0.0.0/', '10.0.0.0/8/1', 'fd00::/129', 'x/8']) {
+    for (const bad of ['proxy.example', '10.0.0.0/33', '10.0.0.0/', '10.0.0.0/8/1', 'fd00::/129', 'x/8', '::ffff:10.0.0.0/104']) {
       assert.throws(() => parseTrustProxy(bad), new RegExp(`got ${JSON.stringify(bad).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`), bad);
     }
     assert.throws(() => parseTrustProxy('none,10.0.0.2'), /got "none"/);
@@ -29,6 +29,7 @@ describe('client address', () => {
     assert.equal(inRange('fe80::1', 'fd00::/8'), false);
     assert.equal(inRange('10.0.0.1', 'fd00::/8'), false, 'another family');
     assert.equal(inRange('', '10.0.0.0/8'), false);
+    assert.equal(inRange('1.2.3.4', '10.0.0.0'), false, 'not a range: no match (it used to read as /0)');
   });
 
   it('clientKey: IPv4 as is, IPv4-mapped as IPv4, IPv6 as its /64 (zone dropped)', () => {

@@ -31,6 +31,7 @@ function addressBits(address: string): { width: 32 | 128; value: bigint } | unde
 
 /** Whether `address` lies in `range` (`10.0.0.0/8`, `fd00::/8`); an IPv4-mapped address counts as IPv4. */
 export function inRange(address: string, range: string): boolean {
+  if (!isRange(range)) return false;
   const [base = '', bitsText = ''] = range.split('/');
   const a = addressBits(address);
   const b = addressBits(base);
@@ -42,7 +43,8 @@ export function inRange(address: string, range: string): boolean {
 
 function isRange(entry: string): boolean {
   const [base = '', bits, extra] = entry.split('/');
-  const width = isIP(base) === 4 ? 32 : isIP(base) === 6 ? 128 : 0;
+  // An IPv4-mapped base (::ffff:10.0.0.0/104) is refused: write the IPv4 range (10.0.0.0/8) instead.
+  const width = isIP(base) === 4 ? 32 : isIP(base) === 6 && !exactKey(base).includes('.') ? 128 : 0;
   return extra === undefined && width > 0 && /^\d{1,3}$/.test(bits ?? '') && Number(bits) <= width;
 }
 

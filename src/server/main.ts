@@ -116,7 +116,7 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
   if (store.keyUnusable) {
     logger.error(config.tokenStoreKey
       ? 'TOKEN_STORE_KEY decrypts none of the installation records: it is not the key they were written with. Start with that key, or move the directory aside to start afresh'
-      : 'the installation records are encrypted and TOKEN_STORE_KEY is not set: start with the key they were written with', { dataDir: resolve(config.dataDir) });
+      : 'the installation records are encrypted and TOKEN_STORE_KEY is not set: start with the key they were written with, or move the directory aside to start afresh', { dataDir: resolve(config.dataDir) });
     await store.close();
     await mode.sandbox?.close();
     return 1;
@@ -173,7 +173,7 @@ export async function run(args: string[], extras: ServeExtras = {}): Promise<num
 
   // What to paste into the app's settings in Sentry: on PUBLIC_URL when set (production behind a
   // proxy), else on the listening address. The sandbox's emulator calls the listening address itself.
-  const pasted = publicUrls(mode.sandbox ? { ...config, publicUrl: undefined } : config, url);
+  const pasted = publicUrls(config, url); // the sandbox refuses PUBLIC_URL (startMode), so it is production's
   logger.info('ready', {
     url,
     mode: config.mode,
