@@ -15,6 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
+import { processGroupAlive } from '../src/pid.ts';
 
 /** The environment handed to an implementation (the whole contract). */
 export interface ContractEnv {
@@ -79,16 +80,6 @@ export async function stopAllTargets(killAfterMs = 5_000): Promise<void> {
   await Promise.all([...live].map(([proc, exited]) => stopGroup(proc, exited, killAfterMs)));
 }
 
-/** Whether any process of the group led by `proc` still exists (signal 0 to the group). */
-function groupAlive(proc: ChildProcess): boolean {
-  if (proc.pid === undefined) return false;
-  try {
-    process.kill(-proc.pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Resolves when `promise` settles or after `ms`, whichever is first, leaving no timer behind. */
 async function within(promise: Promise<unknown>, ms: number): Promise<void> {
@@ -107,7 +98,7 @@ async function stopGroup(proc: ChildProcess, exited: Promise<void>, killAfterMs:
   let leaderDone = false;
   void exited.then(() => { leaderDone = true; });
   await Promise.resolve(); // an exit already seen is noted before the first look
-  const running = () => !leaderDone || groupAlive(proc);
+  const running = () => !leaderDone || processGroupAlive(proc.pid ?? 0);
   if (running()) {
     signal(proc, 'SIGTERM');
     await within(exited, killAfterMs);

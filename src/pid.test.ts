@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { openOutbox } from './outbox/outbox.ts';
-import { isZombie, pidAlive, procIsOurs } from './pid.ts';
+import { isZombie, pidAlive, processGroupAlive, procIsOurs } from './pid.ts';
 import { tempDir, tsRunner } from './testing/runtime.ts';
 
 /**
@@ -65,6 +65,7 @@ describe('pidAlive', () => {
     assert.equal(pidAlive(process.pid), true);
     assert.equal(isZombie(process.pid), false);
     for (const pid of [0, -1, 1.5, Number.NaN]) assert.equal(pidAlive(pid), false, String(pid));
+    for (const pgid of [0, -1, 1.5]) assert.equal(processGroupAlive(pgid), false, String(pgid));
   });
 
   it('a killed process its parent has not reaped (a zombie) is dead, and its outbox lock is taken over', { timeout: 20_000 }, async (t) => {

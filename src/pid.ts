@@ -15,13 +15,28 @@ import { readFileSync } from 'node:fs';
  */
 export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
+  return answersSignalZero(pid) && !isZombie(pid);
+}
+
+/**
+ * Whether any process of the process group `pgid` still exists (zombies included): how the
+ * conformance harness knows an implementation's whole group is gone, its leader's exit not being enough.
+ *
+ * @example
+ * processGroupAlive(child.pid); // true while any process of the child's group remains
+ */
+export function processGroupAlive(pgid: number): boolean {
+  return Number.isInteger(pgid) && pgid > 0 && answersSignalZero(-pgid);
+}
+
+/** Signal 0 probes without sending anything; EPERM means it exists but belongs to another user. */
+function answersSignalZero(target: number): boolean {
   try {
-    process.kill(pid, 0);
+    process.kill(target, 0);
+    return true;
   } catch (error) {
-    // EPERM: the process exists but belongs to another user.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-  return !isZombie(pid);
 }
 
 /**
